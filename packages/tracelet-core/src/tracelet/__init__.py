@@ -1,0 +1,103 @@
+"""Tracelet: one API for ML experiment tracking across MLflow, W&B, ClearML and AIM.
+
+Start a run, log to it from the training loop, and let Tracelet deliver to every configured
+backend on background threads::
+
+    import tracelet
+
+    run = tracelet.start_logging(exp_name="baseline", project="mnist", backend="local")
+    run.log_params({"lr": 0.01, "optimizer": {"name": "adam"}})
+    for step in range(100):
+        run.log_metric("train/loss", 1.0 / (step + 1), step=step)
+    tracelet.stop_logging()
+
+``import tracelet`` is cheap: settings (pydantic), plugin discovery (pluggy, entry points) and
+every backend SDK are imported only when a run starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tracelet._version import __version__
+from tracelet.errors import BackendStartError, ConfigError, RejectedError
+from tracelet.run import Run
+from tracelet.session import get_active_run, stop_logging
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from tracelet.plugins import PluginInfo
+
+__all__ = [
+    "BackendStartError",
+    "ConfigError",
+    "RejectedError",
+    "Run",
+    "__version__",
+    "get_active_experiment",
+    "get_active_run",
+    "hookimpl",
+    "register_plugin",
+    "start_logging",
+    "stop_logging",
+]
+
+
+def start_logging(
+    exp_name: str | None = None,
+    project: str | None = None,
+    backend: str | Sequence[str] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Run:
+    """Start a run and make it the active one.
+
+    Settings are resolved per key, highest priority first: these arguments, env vars
+    (``TRACELET_<KEY>``, ``TRACELET_<SECTION>__<KEY>`` and the backends' own, such as
+    ``MLFLOW_TRACKING_URI``), the YAML file (``TRACELET_CONFIG`` or ``./tracelet.yaml``),
+    defaults. A run already active is stopped first (status ``"finished"``).
+
+    Args:
+        exp_name: The run's name (default: ``<script>-<date>-<time>``).
+        project: The project (default: ``"default"``).
+        backend: A backend name or a list of names (default: ``"local"``).
+        config: More settings. A key naming a backend section (``"mlflow"``) takes a mapping;
+            with one backend selected, that backend's keys may also be given flat
+            (``{"tracking_uri": ...}``); other keys are core keys.
+
+    Returns:
+        The running :class:`Run`; a no-op run on a non-zero distributed rank.
+
+    Raises:
+        ConfigError: A ``ValueError`` naming each invalid key, its source and the fix
+            (unknown backend, unknown key, wrong type, bad YAML).
+        BackendStartError: A selected backend could not start.
+    """
+    from tracelet.session import start_run
+
+    return start_run(exp_name, project, backend, config)
+
+
+#: Alias of :func:`get_active_run`, kept for code written against older Tracelet releases.
+get_active_experiment = get_active_run
+
+
+def register_plugin(plugin: object, name: str | None = None) -> PluginInfo:
+    """Register an in-process plugin (module or object with hookimpls) on the default host."""
+    from tracelet.plugins import register_plugin as _register
+
+    return _register(plugin, name)
+
+
+def __getattr__(name: str) -> Any:
+    # pluggy (and importlib.metadata behind it) loads only when a plugin asks for the marker.
+    if name == "hookimpl":
+        from tracelet.hookspecs import hookimpl
+
+        return hookimpl
+    raise AttributeError(f"module 'tracelet' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    hookimpl: pluggy.HookimplMarker

@@ -1,0 +1,98 @@
+"""The contract between the dispatcher and a backend.
+
+A backend is created by the factory its plugin registered, started once, then fed batches from
+one dedicated worker thread: ``start`` → ``write``\\* (with ``flush`` in between) → ``close``. The
+calls never overlap, so a backend needs no locking of its own. A backend never sees a record
+kind it did not declare in :attr:`Backend.capabilities`.
+
+Errors:
+    * ``start`` raising makes :func:`tracelet.start_logging` fail with
+      :class:`~tracelet.errors.BackendStartError` (the user selected this backend). It must not
+      hang: bound its network calls.
+    * ``write`` raising :class:`~tracelet.errors.RejectedError` means "the rest is written,
+      these records never can be"; any other exception means "nothing was written, retry":
+      the dispatcher retries the same batch with backoff, so a backend must not half-write a
+      batch and then raise, or must tolerate the batch arriving again.
+    * ``flush`` and ``close`` errors are logged and counted; they never reach the user's loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from tracelet.records import Batch, Capability, RunStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What a backend is told about the run it starts.
+
+    Attributes:
+        id: Tracelet's id for the run, unique and sortable by start time.
+        name: The run's name (Tracelet's experiment name).
+        project: The Tracelet project; backends use it where their own setting is unset.
+        start_time: Wall-clock start, seconds since the epoch.
+    """
+
+    id: str
+    name: str
+    project: str
+    start_time: float
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the dispatcher drives. Subclass :class:`BaseBackend` for the defaults."""
+
+    #: The record kinds this backend stores.
+    capabilities: ClassVar[frozenset[Capability]]
+
+    def start(self, run: RunInfo) -> None:
+        """Open (or resume) the run on the backend. Called once, on the caller's thread."""
+
+    def write(self, batch: Batch) -> None:
+        """Store a batch. See the module docstring for what raising means."""
+
+    def flush(self) -> None:
+        """Make everything written so far durable or visible (called by ``Run.flush``)."""
+
+    def close(self, status: RunStatus) -> None:
+        """Finish the run with this status and release resources. Called once, last."""
+
+    @property
+    def location(self) -> str | None:
+        """Where a person can look at the run (a path, a URL or a command), if known."""
+
+
+class BaseBackend:
+    """Convenient defaults for a backend: no-op ``flush``, no ``location``.
+
+    Subclasses set :attr:`capabilities` and implement ``start``, ``write`` and ``close``.
+    """
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    def start(self, run: RunInfo) -> None:
+        raise NotImplementedError
+
+    def write(self, batch: Batch) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Nothing to do by default."""
+
+    def close(self, status: RunStatus) -> None:
+        raise NotImplementedError
+
+    @property
+    def location(self) -> str | None:
+        return None
+
+
+#: What a plugin registers: called with the backend's settings section (an instance of the
+#: model it registered, or ``None`` if it registered none) and returns an unstarted backend.
+#: Import the backend's SDK inside the factory, not at plugin import, so that discovering
+#: plugins stays cheap.
+BackendFactory = Callable[[Any], Backend]

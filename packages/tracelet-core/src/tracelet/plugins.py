@@ -1,0 +1,327 @@
+"""The plugin host: finds plugins, calls their discovery hooks, keeps what they registered.
+
+Plugins come from three places, in this order:
+
+1. Tracelet's built-ins (:mod:`tracelet.builtin`: the ``local`` and ``memory`` backends);
+2. installed distributions, through the ``tracelet`` entry-point group. ``TRACELET_PLUGINS``
+   (comma-separated entry-point names) limits which load; set it empty to load none;
+3. objects registered in-process with :meth:`PluginHost.register` (or
+   :func:`tracelet.register_plugin` on the default host).
+
+A plugin that fails to import, fails pluggy's validation or raises in a hook is recorded with
+its error and skipped: it is shown by ``tracelet plugins`` and named in the error of a run that
+selects one of its backends, and it never stops a run that does not use it.
+
+Set ``TRACELET_TRACE_HOOKS=1`` to log every hook call at DEBUG level on the ``tracelet.plugins``
+logger.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import re
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import pluggy
+
+from tracelet import hookspecs
+from tracelet._version import __version__
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from tracelet.backend import BackendFactory
+    from tracelet.collector import CollectorFactory
+
+logger = logging.getLogger(__name__)
+
+#: The entry-point group plugin distributions declare.
+ENTRY_POINT_GROUP = "tracelet"
+#: Env var: comma-separated entry-point names to load (unset: all; empty: none).
+PLUGINS_ENV = "TRACELET_PLUGINS"
+#: Env var: when set to 1, log every hook call (DEBUG, logger ``tracelet.plugins``).
+TRACE_HOOKS_ENV = "TRACELET_TRACE_HOOKS"
+
+#: Backends of the Tracelet project that ship as their own distribution and ``tracelet`` extra.
+FIRST_PARTY_BACKENDS: dict[str, str] = {
+    "mlflow": "tracelet-mlflow",
+    "wandb": "tracelet-wandb",
+    "clearml": "tracelet-clearml",
+    "aim": "tracelet-aim",
+}
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+PluginStatus = Literal["loaded", "error", "disabled"]
+
+
+def install_hint(backend: str) -> str:
+    """How to install a backend by name: the extra for ours, a generic hint for others."""
+    if backend in FIRST_PARTY_BACKENDS:
+        dist = FIRST_PARTY_BACKENDS[backend]
+        return f'install it with: pip install "tracelet[{backend}]" (or pip install {dist})'
+    return f"install the distribution that provides the '{backend}' backend plugin"
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """A registered backend."""
+
+    name: str
+    factory: BackendFactory
+    settings: type[BaseModel] | None
+    native_env: Mapping[str, str]
+    description: str
+    plugin: str
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorSpec:
+    """A registered collector."""
+
+    name: str
+    factory: CollectorFactory
+    description: str
+    plugin: str
+
+
+@dataclass(slots=True)
+class PluginInfo:
+    """What the host knows about one plugin; what ``tracelet plugins`` prints."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    status: PluginStatus
+    error: str | None = None
+    backends: list[str] = field(default_factory=list)
+    collectors: list[str] = field(default_factory=list)
+
+
+class PluginHost:
+    """A pluggy plugin manager plus the backends and collectors its plugins registered.
+
+    Build a fresh one per test; production code uses :func:`get_default_host`.
+
+    Args:
+        load_entrypoints: Load installed plugins from the ``tracelet`` entry-point group.
+        allow: Entry-point names to load; ``None`` reads ``TRACELET_PLUGINS`` (unset: all).
+    """
+
+    def __init__(
+        self, *, load_entrypoints: bool = True, allow: Iterable[str] | None = None
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        if os.environ.get(TRACE_HOOKS_ENV) == "1":
+            self.pm.trace.root.setwriter(logger.debug)
+            self.pm.enable_tracing()
+        self.backends: dict[str, BackendSpec] = {}
+        self.collectors: dict[str, CollectorSpec] = {}
+        self.plugins: dict[str, PluginInfo] = {}
+        from tracelet import builtin
+
+        self.register(builtin, name="builtin", distribution="tracelet-core", version=__version__)
+        if load_entrypoints:
+            self.load_entrypoints(allow)
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load_entrypoints(self, allow: Iterable[str] | None = None) -> None:
+        """Load every plugin of the ``tracelet`` entry-point group, isolating failures."""
+        if allow is None:
+            raw = os.environ.get(PLUGINS_ENV)
+            allow = None if raw is None else [p.strip() for p in raw.split(",") if p.strip()]
+        allowed = None if allow is None else set(allow)
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist is not None else None
+            version = ep.dist.version if ep.dist is not None else None
+            if ep.name in self.plugins:
+                self._record_error(
+                    ep.name,
+                    dist,
+                    version,
+                    f"another plugin is already registered as '{ep.name}'",
+                )
+                continue
+            if allowed is not None and ep.name not in allowed:
+                self.plugins[ep.name] = PluginInfo(ep.name, dist, version, "disabled")
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self._record_error(ep.name, dist, version, _describe(exc))
+                continue
+            self.register(plugin, name=ep.name, distribution=dist, version=version)
+
+    def register(
+        self,
+        plugin: object,
+        name: str | None = None,
+        *,
+        distribution: str | None = None,
+        version: str | None = None,
+    ) -> PluginInfo:
+        """Register a plugin object and run its discovery hooks.
+
+        Never raises for a broken plugin: the returned info has ``status == "error"`` and the
+        error text, and nothing the plugin registered is kept.
+        """
+        name = name or self.pm.get_canonical_name(plugin)
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except Exception as exc:
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            return self._record_error(name, distribution, version, _describe(exc))
+        info = PluginInfo(name, distribution, version, "loaded")
+        self.plugins[name] = info
+        backends: dict[str, BackendSpec] = {}
+        collectors: dict[str, CollectorSpec] = {}
+        try:
+            for impl in self.pm.hook.tracelet_register_backends.get_hookimpls():
+                if impl.plugin_name == name:
+                    impl.function(register=self._backend_registrar(name, backends))
+            for impl in self.pm.hook.tracelet_register_collectors.get_hookimpls():
+                if impl.plugin_name == name:
+                    impl.function(register=self._collector_registrar(name, collectors))
+        except Exception as exc:
+            self.pm.unregister(plugin)
+            return self._record_error(name, distribution, version, _describe(exc))
+        self.backends.update(backends)
+        self.collectors.update(collectors)
+        info.backends = sorted(backends)
+        info.collectors = sorted(collectors)
+        return info
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin and everything it registered."""
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+        self.plugins.pop(name, None)
+        self.backends = {k: v for k, v in self.backends.items() if v.plugin != name}
+        self.collectors = {k: v for k, v in self.collectors.items() if v.plugin != name}
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def broken_plugin_for(self, backend: str) -> PluginInfo | None:
+        """The plugin that failed to load under this name, if any (entry point == backend)."""
+        info = self.plugins.get(backend)
+        if info is not None and info.status != "loaded":
+            return info
+        return None
+
+    def section_models(self) -> dict[str, type[BaseModel]]:
+        """Settings sections contributed by the registered backends, by backend name."""
+        return {n: s.settings for n, s in self.backends.items() if s.settings is not None}
+
+    def native_env(self) -> dict[str, tuple[str, str]]:
+        """Native env var name → (section, key), from every registered backend."""
+        out: dict[str, tuple[str, str]] = {}
+        for spec in self.backends.values():
+            for var, key in spec.native_env.items():
+                out[var] = (spec.name, key)
+        return out
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _record_error(
+        self, name: str, distribution: str | None, version: str | None, error: str
+    ) -> PluginInfo:
+        logger.warning("tracelet plugin %r could not be loaded and is skipped: %s", name, error)
+        info = PluginInfo(name, distribution, version, "error", error)
+        self.plugins.setdefault(name, info)
+        return info
+
+    def _check_name(self, kind: str, name: str, taken: Mapping[str, object]) -> None:
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ValueError(
+                f"invalid {kind} name {name!r}: use lower-case letters, digits, '-' and '_', "
+                "starting with a letter"
+            )
+        if name in taken:
+            raise ValueError(f"a {kind} named {name!r} is already registered")
+
+    def _backend_registrar(self, plugin: str, out: dict[str, BackendSpec]) -> Callable[..., None]:
+        def register(
+            name: str,
+            factory: BackendFactory,
+            *,
+            settings: type[BaseModel] | None = None,
+            native_env: Mapping[str, str] | None = None,
+            description: str = "",
+        ) -> None:
+            self._check_name("backend", name, {**self.backends, **out})
+            if not callable(factory):
+                raise ValueError(f"backend {name!r}: factory must be callable, got {factory!r}")
+            out[name] = BackendSpec(
+                name, factory, settings, dict(native_env or {}), description, plugin
+            )
+
+        return register
+
+    def _collector_registrar(
+        self, plugin: str, out: dict[str, CollectorSpec]
+    ) -> Callable[..., None]:
+        def register(name: str, factory: CollectorFactory, *, description: str = "") -> None:
+            self._check_name("collector", name, {**self.collectors, **out})
+            if not callable(factory):
+                raise ValueError(f"collector {name!r}: factory must be callable")
+            out[name] = CollectorSpec(name, factory, description, plugin)
+
+        return register
+
+
+def _describe(exc: BaseException) -> str:
+    """One line naming the exception and where it was raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+_default_host: PluginHost | None = None
+_default_lock = threading.Lock()
+
+
+def get_default_host() -> PluginHost:
+    """The process-wide plugin host, built on first use (entry points are scanned once)."""
+    global _default_host
+    with _default_lock:
+        if _default_host is None:
+            _default_host = PluginHost()
+        return _default_host
+
+
+def register_plugin(plugin: object, name: str | None = None) -> PluginInfo:
+    """Register an in-process plugin (a module or object with hookimpls) on the default host.
+
+    Use it for a backend that lives in your own code base rather than in a distribution.
+
+    Returns:
+        The plugin's info; check ``status`` and ``error`` (a broken plugin does not raise).
+    """
+    return get_default_host().register(plugin, name=name)
+
+
+def describe_plugins(host: PluginHost) -> list[dict[str, Any]]:
+    """One dict per plugin, for ``tracelet plugins --json`` and the table."""
+    return [
+        {
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "status": info.status,
+            "error": info.error,
+            "backends": info.backends,
+            "collectors": info.collectors,
+        }
+        for info in host.plugins.values()
+    ]

@@ -1,0 +1,524 @@
+"""The :class:`Run`: what the training loop calls.
+
+The logging methods only validate and append to the dispatcher's buffer; they never block on
+I/O (unless ``overflow_policy="block"`` and a backend is far behind). They never raise because
+of a backend: delivery problems show up in :meth:`Run.stats` and the ``tracelet`` logger. They
+do raise, at once, for a programming error in the call itself (a string where a number is
+expected, a missing file), so it is caught on the first step rather than silently lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from tracelet import media
+from tracelet.records import (
+    RUN_STATUSES,
+    Artifact,
+    Figure,
+    Histogram,
+    Image,
+    Param,
+    RunStatus,
+    Tag,
+    Text,
+)
+from tracelet.values import check_name, flatten_params, metric_value, param_value, step_value
+
+if TYPE_CHECKING:
+    from tracelet.backend import Backend, RunInfo
+    from tracelet.collector import Collector
+    from tracelet.dispatch import BackendStats, Dispatcher
+    from tracelet.settings import ResolvedSettings
+
+logger = logging.getLogger("tracelet")
+
+_time = time.time
+_DEFAULT_HISTOGRAM_BINS = 64
+
+
+class Run:
+    """A run being logged to one or more backends. Create it with :func:`tracelet.start_logging`.
+
+    A run is also a context manager: leaving the ``with`` block stops it, with status
+    ``"failed"`` if an exception escaped (``"killed"`` for ``KeyboardInterrupt``).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_accepting",
+        "_auto_steps",
+        "_backends",
+        "_buffer",
+        "_collectors",
+        "_dispatcher",
+        "_inert_reason",
+        "_info",
+        "_lock",
+        "_nan_policy",
+        "_pid",
+        "_resolved",
+        "_status",
+        "_warned",
+    )
+
+    def __init__(
+        self,
+        info: RunInfo,
+        *,
+        dispatcher: Dispatcher | None,
+        backends: Mapping[str, Backend],
+        resolved: ResolvedSettings | None,
+        nan_policy: str = "keep",
+        inert_reason: str | None = None,
+    ) -> None:
+        self._info = info
+        self._dispatcher = dispatcher
+        self._backends = dict(backends)
+        self._resolved = resolved
+        self._nan_policy = nan_policy
+        self._buffer = dispatcher.buffer if dispatcher is not None else None
+        self._collectors: list[Collector] = []
+        self._auto_steps: dict[str, int] = {}
+        self._status: str = "running"
+        self._inert_reason = inert_reason
+        self._accepting = dispatcher is not None and inert_reason is None
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """Tracelet's id for this run (sortable by start time)."""
+        return self._info.id
+
+    @property
+    def name(self) -> str:
+        """The run's name (the experiment name given to ``start_logging``)."""
+        return self._info.name
+
+    @property
+    def project(self) -> str:
+        """The project the run belongs to."""
+        return self._info.project
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """Names of the backends this run logs to, in the order selected."""
+        return tuple(self._backends)
+
+    @property
+    def status(self) -> str:
+        """``"running"`` until stopped, then ``"finished"``, ``"failed"`` or ``"killed"``."""
+        return self._status
+
+    @property
+    def settings(self) -> ResolvedSettings | None:
+        """The resolved settings, with the source of every value (``None`` for a no-op run)."""
+        return self._resolved
+
+    @property
+    def is_noop(self) -> bool:
+        """True when this run ignores every call (non-zero distributed rank, forked child)."""
+        return self._inert_reason is not None
+
+    def locations(self) -> dict[str, str | None]:
+        """Where to look at the run, per backend (a path, a URL or a command)."""
+        out: dict[str, str | None] = {}
+        for name, backend in self._backends.items():
+            try:
+                out[name] = backend.location
+            except Exception as exc:
+                out[name] = f"<unknown: {exc}>"
+        return out
+
+    # -- metrics: the hot path -----------------------------------------------------------------
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Log one point of a metric.
+
+        Args:
+            name: Metric name; ``/`` groups metrics in most UIs (``"train/loss"``).
+            value: A number: Python, NumPy scalar or one-element array or tensor.
+            step: The training step. ``None`` takes the next automatic step of this name
+                (0, 1, 2, ... counted per name, independent of explicit steps). A step that
+                goes backwards is accepted and passed on as given.
+
+        Raises:
+            TypeError: ``name`` is not a non-empty string, ``value`` is not a number or
+                ``step`` is not a whole number.
+            ValueError: ``value`` is NaN or infinite and ``nan_policy`` is ``"error"``.
+        """
+        if not self._accepting:
+            self._ignored("log_metric")
+            return
+        if type(name) is not str or not name:
+            name = check_name(name)
+        if type(value) is not float:
+            value = metric_value(value, name)
+        # NaN or ±inf, in one comparison; the policy check only runs for those.
+        if (
+            value - value != 0.0
+            and self._nan_policy != "keep"
+            and not self._non_finite(name, value, step)
+        ):
+            return
+        if step is None:
+            steps = self._auto_steps
+            step = steps.get(name, 0)
+            steps[name] = step + 1
+        elif type(step) is not int:
+            step = step_value(step, name)
+        buffer = self._buffer
+        buffer.append((name, value, step, _time()))  # type: ignore[union-attr]
+        dispatcher = self._dispatcher
+        if len(buffer) >= dispatcher.wake_at:  # type: ignore[arg-type, union-attr]
+            dispatcher.pressure()  # type: ignore[union-attr]
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log several metrics at the same step and timestamp.
+
+        Args:
+            metrics: Name → value, as for :meth:`log_metric`.
+            step: Shared step; ``None`` gives each name its next automatic step.
+
+        Raises:
+            TypeError, ValueError: As :meth:`log_metric`; nothing of the mapping is logged then.
+        """
+        if not self._accepting:
+            self._ignored("log_metrics")
+            return
+        if step is not None and type(step) is not int:
+            step = step_value(step, "log_metrics")
+        now = _time()
+        points = []
+        for raw_name, raw_value in metrics.items():
+            name = raw_name if type(raw_name) is str and raw_name else check_name(raw_name)
+            value = raw_value if type(raw_value) is float else metric_value(raw_value, name)
+            if (
+                value - value != 0.0
+                and self._nan_policy != "keep"
+                and not self._non_finite(name, value, step)
+            ):
+                continue
+            points.append((name, value))
+        steps = self._auto_steps
+        buffer = self._buffer
+        for name, value in points:
+            if step is None:
+                point_step = steps.get(name, 0)
+                steps[name] = point_step + 1
+            else:
+                point_step = step
+            buffer.append((name, value, point_step, now))  # type: ignore[union-attr]
+        dispatcher = self._dispatcher
+        if len(buffer) >= dispatcher.wake_at:  # type: ignore[arg-type, union-attr]
+            dispatcher.pressure()  # type: ignore[union-attr]
+
+    def _non_finite(self, name: str, value: float, step: object) -> bool:
+        """Apply ``nan_policy`` to a NaN/inf value; True means "log it anyway"."""
+        if self._nan_policy == "error":
+            raise ValueError(
+                f"metric {name!r} at step {step}: value is {value}; nan_policy is 'error' "
+                "(set nan_policy to 'keep' or 'drop' to log on)"
+            )
+        if self._dispatcher is not None:
+            self._dispatcher.count_dropped()
+        self._warn_once(
+            "nan-drop",
+            "metric %r at step %s is %s: dropped (nan_policy='drop'; reported once, "
+            "counted in run.stats())",
+            name,
+            step,
+            value,
+        )
+        return False
+
+    # -- everything else -----------------------------------------------------------------------
+
+    def log_param(self, name: str, value: Any) -> None:
+        """Log a parameter. A mapping value is flattened under ``name`` (``name/key``).
+
+        Values are kept as str, int, float, bool or None; numpy scalars become Python ones and
+        other objects their JSON or ``str()`` form.
+        """
+        if isinstance(value, Mapping):
+            self.log_params({name: value})
+            return
+        self._enqueue(Param(check_name(name, "param"), param_value(value)))
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log several parameters; nested mappings become ``outer/inner`` names.
+
+        Raises:
+            TypeError: A key is not a non-empty string.
+        """
+        if not self._accepting:
+            self._ignored("log_params")
+            return
+        for record in flatten_params(params):
+            self._enqueue(record)
+
+    def set_tag(self, name: str, value: Any) -> None:
+        """Set a tag on the run (values are stored as strings)."""
+        self._enqueue(Tag(check_name(name, "tag"), str(value)))
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set several tags."""
+        for name, value in tags.items():
+            self.set_tag(name, value)
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> None:
+        """Store a file or a directory with the run.
+
+        The file is read when the backend writes it (shortly after, on another thread): do
+        not change or delete it until :meth:`flush` returns if its exact content matters.
+
+        Args:
+            path: The file or directory.
+            name: Its destination in the run's artifacts (``"models/best.pt"``); default:
+                the file's name, or for a directory its contents go under its name.
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist.
+        """
+        resolved = Path(path).expanduser().resolve()
+        if not resolved.exists():
+            raise FileNotFoundError(f"log_artifact: {os.fspath(path)!r} does not exist")
+        dest = (name or resolved.name).strip("/")
+        if not dest or ".." in Path(dest).parts:
+            raise ValueError(f"log_artifact: invalid artifact name {name!r}")
+        self._enqueue(Artifact(resolved, dest, resolved.is_dir()))
+
+    def log_text(self, name: str, text: str, step: int | None = None) -> None:
+        """Log a piece of text at a step (default: this name's next automatic step)."""
+        if not isinstance(text, str):
+            raise TypeError(f"log_text {name!r}: text must be a str, got {type(text).__name__}")
+        self._enqueue(Text(check_name(name, "text"), text, self._media_step(name, step), _time()))
+
+    def log_image(
+        self, name: str, image: Any, step: int | None = None, caption: str | None = None
+    ) -> None:
+        """Log an image at a step.
+
+        Args:
+            image: An array or tensor (``HW``, ``HWC`` or ``CHW``; uint8, or floats in 0..1),
+                a PIL image, PNG bytes or a path to a PNG file. It is encoded now, so it may
+                change after the call.
+
+        Raises:
+            TypeError, ValueError: The image cannot be read (see :func:`tracelet.media.image_png`).
+        """
+        if not self._accepting:
+            self._ignored("log_image")
+            return
+        png, width, height = media.image_png(image)
+        self._enqueue(
+            Image(
+                check_name(name, "image"),
+                png,
+                width,
+                height,
+                self._media_step(name, step),
+                _time(),
+                caption,
+            )
+        )
+
+    def log_histogram(
+        self, name: str, values: Any, step: int | None = None, bins: int = _DEFAULT_HISTOGRAM_BINS
+    ) -> None:
+        """Log the distribution of ``values`` (a sequence, array or tensor) at a step.
+
+        NaN and infinite values are left out of the bins.
+        """
+        if not self._accepting:
+            self._ignored("log_histogram")
+            return
+        edges, counts, finite = media.histogram(values, bins)
+        self._enqueue(
+            Histogram(
+                check_name(name, "histogram"),
+                edges,
+                counts,
+                self._media_step(name, step),
+                _time(),
+                finite,
+            )
+        )
+
+    def log_figure(self, name: str, figure: Any, step: int | None = None) -> None:
+        """Log a matplotlib figure (rendered to PNG now) or a plotly figure (as JSON)."""
+        if not self._accepting:
+            self._ignored("log_figure")
+            return
+        png, plotly_json = media.figure_payload(figure)
+        self._enqueue(
+            Figure(
+                check_name(name, "figure"), self._media_step(name, step), _time(), png, plotly_json
+            )
+        )
+
+    def _media_step(self, name: str, step: int | None) -> int:
+        if step is None:
+            key = f"\x00media:{name}"
+            value = self._auto_steps.get(key, 0)
+            self._auto_steps[key] = value + 1
+            return value
+        return step if type(step) is int else step_value(step, name)
+
+    def _enqueue(self, record: Any) -> None:
+        if not self._accepting:
+            self._ignored(type(record).__name__.lower())
+            return
+        buffer = self._buffer
+        buffer.append(record)  # type: ignore[union-attr]
+        dispatcher = self._dispatcher
+        if len(buffer) >= dispatcher.wake_at:  # type: ignore[arg-type, union-attr]
+            dispatcher.pressure()  # type: ignore[union-attr]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every backend has written (and flushed) everything logged so far.
+
+        Args:
+            timeout: Seconds to wait at most; ``None`` waits until done.
+
+        Returns:
+            True if every backend confirmed in time; False otherwise (the records stay queued;
+            see :meth:`stats`).
+        """
+        if self._dispatcher is None or self._status != "running" or not self._owned():
+            return self._dispatcher is None or self._status != "running"
+        return self._dispatcher.flush(timeout)
+
+    def stop(self, status: RunStatus = "finished", timeout: float | None = None) -> bool:
+        """Stop collectors, deliver what is queued, close every backend with ``status``.
+
+        Calling it again does nothing. In a forked child process it only detaches the copy.
+
+        Args:
+            status: ``"finished"``, ``"failed"`` or ``"killed"``.
+            timeout: Seconds for the whole stop; default: the ``shutdown_timeout`` setting.
+
+        Returns:
+            True if every backend received everything and closed in time. Otherwise what was
+            left is counted in :meth:`stats` and logged as a warning.
+
+        Raises:
+            ValueError: ``status`` is not one of the three.
+        """
+        if status not in RUN_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}")
+        with self._lock:
+            if self._status != "running":
+                return True
+            self._status = status
+        from tracelet import session
+
+        session._forget(self)
+        if not self._owned() or self._dispatcher is None:
+            self._accepting = False
+            return True
+        for collector in self._collectors:
+            try:
+                collector.stop()
+            except Exception:
+                logger.exception("tracelet: a collector failed to stop")
+        self._accepting = False
+        if timeout is None:
+            timeout = self._resolved.settings.shutdown_timeout if self._resolved else 30.0
+        ok = self._dispatcher.shutdown(status, timeout)
+        if not ok:
+            for name, s in self.stats().items():
+                if s.pending or s.failed or s.dropped:
+                    logger.warning(
+                        "tracelet: backend %r did not receive everything: %d delivered, "
+                        "%d pending, %d failed, %d dropped; last error: %s",
+                        name,
+                        s.delivered,
+                        s.pending,
+                        s.failed,
+                        s.dropped,
+                        s.last_error,
+                    )
+        return ok
+
+    def stats(self) -> dict[str, BackendStats]:
+        """Delivery counts per backend (see :class:`tracelet.dispatch.BackendStats`)."""
+        if self._dispatcher is None:
+            return {}
+        return self._dispatcher.stats()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.stop("finished")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.stop("killed")
+        else:
+            self.stop("failed")
+
+    def __repr__(self) -> str:
+        return (
+            f"<tracelet.Run {self.name!r} project={self.project!r} "
+            f"backends={list(self.backends)} status={self._status}>"
+        )
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _owned(self) -> bool:
+        return os.getpid() == self._pid
+
+    def _attach_collectors(self, collectors: list[Collector]) -> None:
+        self._collectors = collectors
+
+    def _detach_after_fork(self) -> None:
+        """In a forked child: make this copy inert so nothing is sent twice."""
+        self._inert_reason = "forked child"
+        self._accepting = False
+        self._lock = threading.Lock()
+        if self._buffer is not None:
+            self._buffer.clear()
+
+    def _ignored(self, call: str) -> None:
+        if self._inert_reason == "non-zero rank":
+            return
+        if self._inert_reason == "forked child":
+            self._warn_once(
+                "fork",
+                "tracelet: %s in a forked child process (pid %d) is ignored: the run "
+                "belongs to its parent. Log from the parent, or start a run in the child.",
+                call,
+                os.getpid(),
+            )
+            return
+        self._warn_once(
+            "stopped",
+            "tracelet: %s on run %r after it stopped (%s) is ignored",
+            call,
+            self.name,
+            self._status,
+        )
+
+    def _warn_once(self, key: str, message: str, *args: object) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message, *args)

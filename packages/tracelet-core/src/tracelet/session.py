@@ -1,0 +1,234 @@
+"""The process-wide side of the API: the active run, interpreter exit, forks, ranks.
+
+* One run is *active* at a time; :func:`start_run` stops the previous one cleanly first.
+* Every run still running at interpreter exit is stopped (``atexit``), with status
+  ``"failed"`` if an uncaught exception ended the program, ``"killed"`` after Ctrl-C.
+* In a process forked from one with a running run (PyTorch DataLoader workers), the copy of
+  the run is inert: it accepts every call and sends nothing, so no record is delivered twice and
+  the parent's backends are never closed by the child. ``start_logging`` works in the child.
+* When ``RANK`` (or, if unset, ``LOCAL_RANK``) is set and not 0, ``start_logging`` returns a
+  run that accepts every call and does nothing, unless ``log_all_ranks`` is set.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from tracelet.errors import BackendStartError
+from tracelet.run import Run
+
+if TYPE_CHECKING:
+    from tracelet.backend import Backend, RunInfo
+    from tracelet.collector import Collector
+    from tracelet.plugins import PluginHost
+    from tracelet.records import RunStatus
+    from tracelet.settings import ResolvedSettings
+
+logger = logging.getLogger("tracelet")
+
+_lock = threading.RLock()
+_active: Run | None = None
+_live: list[Run] = []  # started in this process and not stopped yet
+_exit_status: RunStatus = "finished"
+_hooks_installed = False
+
+
+def get_active_run() -> Run | None:
+    """The run started last by :func:`tracelet.start_logging`, unless it was stopped."""
+    return _active
+
+
+def stop_logging(status: RunStatus = "finished", timeout: float | None = None) -> None:
+    """Stop the active run (see :meth:`Run.stop`); does nothing when there is none."""
+    run = _active
+    if run is not None:
+        run.stop(status, timeout)
+
+
+def distributed_rank(environ: Mapping[str, str] | None = None) -> int | None:
+    """This process's rank from ``RANK``, else ``LOCAL_RANK``; ``None`` when neither is set."""
+    environ = os.environ if environ is None else environ
+    for var in ("RANK", "LOCAL_RANK"):
+        raw = environ.get(var)
+        if raw is not None and raw.strip():
+            try:
+                return int(raw)
+            except ValueError:
+                logger.warning("tracelet: ignoring %s=%r (not an integer)", var, raw)
+    return None
+
+
+def default_run_name() -> str:
+    """``<script>-<YYYYmmdd-HHMMSS>``, or ``run-<...>`` outside a script."""
+    script = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
+    return f"{script or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def new_run_id() -> str:
+    """A unique id that sorts by start time: ``20261126-203355-1a2b3c``."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def start_run(
+    exp_name: str | None = None,
+    project: str | None = None,
+    backend: str | Sequence[str] | None = None,
+    config: Mapping[str, Any] | None = None,
+    *,
+    host: PluginHost | None = None,
+) -> Run:
+    """:func:`tracelet.start_logging` with an explicit plugin host (tests, embedding)."""
+    global _active
+    from tracelet.plugins import get_default_host
+    from tracelet.settings import resolve_settings
+
+    host = host if host is not None else get_default_host()
+    resolved = resolve_settings(
+        host, exp_name=exp_name, project=project, backend=backend, config=config
+    )
+    settings = resolved.settings
+    from tracelet.backend import RunInfo
+
+    info = RunInfo(
+        id=new_run_id(),
+        name=settings.experiment_name or default_run_name(),
+        project=settings.project,
+        start_time=time.time(),
+    )
+    with _lock:
+        if _active is not None:
+            _active.stop()
+        rank = distributed_rank()
+        if rank not in (None, 0) and not settings.log_all_ranks:
+            run = Run(
+                info, dispatcher=None, backends={}, resolved=resolved, inert_reason="non-zero rank"
+            )
+            _active = run
+            return run
+        backends = _start_backends(host, resolved, info)
+        run = _launch(info, backends, resolved)
+        run._attach_collectors(_start_collectors(host, resolved, run))
+        _active = run
+        _live.append(run)
+        _install_process_hooks()
+    logger.info(
+        "tracelet: run %r (project %r) logging to %s",
+        info.name,
+        info.project,
+        ", ".join(run.backends),
+    )
+    return run
+
+
+def _start_backends(
+    host: PluginHost, resolved: ResolvedSettings, info: RunInfo
+) -> dict[str, Backend]:
+    started: dict[str, Backend] = {}
+    for name in resolved.settings.backend:
+        spec = host.backends[name]
+        try:
+            backend = spec.factory(resolved.section(name))
+            backend.start(info)
+        except Exception as exc:
+            for other_name, other in started.items():
+                try:
+                    other.close("failed")
+                except Exception:
+                    logger.exception("tracelet: closing backend %r failed", other_name)
+            raise BackendStartError(f"backend '{name}' could not start: {exc}") from exc
+        started[name] = backend
+    return started
+
+
+def _launch(info: RunInfo, backends: dict[str, Backend], resolved: ResolvedSettings) -> Run:
+    from tracelet.dispatch import Dispatcher
+
+    s = resolved.settings
+    dispatcher = Dispatcher(
+        backends,
+        batch_size=s.batch_size,
+        flush_interval=s.flush_interval,
+        max_queue_size=s.max_queue_size,
+        overflow_policy=s.overflow_policy,
+    )
+    dispatcher.start()
+    return Run(
+        info, dispatcher=dispatcher, backends=backends, resolved=resolved, nan_policy=s.nan_policy
+    )
+
+
+def _start_collectors(host: PluginHost, resolved: ResolvedSettings, run: Run) -> list[Collector]:
+    running: list[Collector] = []
+    for spec in host.collectors.values():
+        try:
+            collector = spec.factory(resolved.settings)
+            if collector is None:
+                continue
+            collector.start(run)
+        except Exception:
+            logger.exception(
+                "tracelet: collector %r failed to start; continuing without it", spec.name
+            )
+            continue
+        running.append(collector)
+    return running
+
+
+def _forget(run: Run) -> None:
+    """Called by :meth:`Run.stop`: the run is no longer active or live."""
+    global _active
+    with _lock:
+        if run in _live:
+            _live.remove(run)
+        if _active is run:
+            _active = None
+
+
+# -- process hooks -------------------------------------------------------------------------------
+
+
+def _install_process_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_stop_all_at_exit)
+    previous = sys.excepthook
+
+    def excepthook(
+        exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        global _exit_status
+        _exit_status = "killed" if issubclass(exc_type, KeyboardInterrupt) else "failed"
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _stop_all_at_exit() -> None:
+    for run in list(_live):
+        try:
+            run.stop(_exit_status)
+        except Exception:
+            logger.exception("tracelet: stopping run %r at exit failed", run.name)
+
+
+def _after_fork_in_child() -> None:
+    global _lock, _exit_status
+    _lock = threading.RLock()  # the parent's lock may have been held by another thread
+    _exit_status = "finished"
+    for run in _live:
+        run._detach_after_fork()
+    _live.clear()

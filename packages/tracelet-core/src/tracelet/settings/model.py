@@ -1,0 +1,156 @@
+"""The core settings model and the class that adds each installed backend's section.
+
+Every model here forbids unknown keys, so a typo is an error that names the key rather than a
+value silently ignored. Plugin sections follow the same rule (see
+:class:`tracelet.hookspecs.RegisterBackend`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def split_commas(value: Any) -> Any:
+    """Turn ``"a, b"`` into ``["a", "b"]``; leave lists and other values to validation."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+#: A list of strings that env vars and files may also give as ``"a,b,c"``. Plugin sections use
+#: it for lists such as tags so that ``TRACELET_WANDB__TAGS=a,b`` works.
+CommaList = Annotated[list[str], BeforeValidator(split_commas)]
+
+NanPolicy = Literal["keep", "drop", "error"]
+OverflowPolicy = Literal["drop_oldest", "drop_newest", "block"]
+
+
+class CoreSettings(BaseSettings):
+    """Tracelet's own keys (top level of ``tracelet.yaml``, ``TRACELET_<KEY>`` env vars)."""
+
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+
+    #: Native env var → (section, key), filled in by :func:`build_settings_class`.
+    native_env: ClassVar[Mapping[str, tuple[str, str]]] = {}
+
+    # -- the run -------------------------------------------------------------------------------
+    backend: CommaList = Field(
+        default_factory=lambda: ["local"],
+        description="Backend name or list of names to log to (TRACELET_BACKEND=mlflow,wandb).",
+    )
+    project: str = Field(
+        "default",
+        min_length=1,
+        description="Project the run belongs to; backends map it to "
+        "their own grouping (MLflow experiment, W&B project, ClearML project, AIM experiment).",
+    )
+    experiment_name: str | None = Field(
+        None,
+        description="Name of this run (start_logging's exp_name). Default: "
+        "'<script>-<date>-<time>'.",
+    )
+    nan_policy: NanPolicy = Field(
+        "keep",
+        description="What a NaN or infinite metric value does: keep it, drop it "
+        "(counted in stats) or raise ValueError at the call.",
+    )
+    log_all_ranks: bool = Field(
+        False, description="Log from every distributed rank, not only rank 0 (RANK/LOCAL_RANK)."
+    )
+
+    # -- collectors ----------------------------------------------------------------------------
+    collect_system_metrics: bool = Field(
+        True, description="Sample CPU, memory, disk and network usage into system/* metrics."
+    )
+    system_metrics_interval: float = Field(
+        10.0, gt=0, description="Seconds between two system metric samples."
+    )
+    collect_gpu_metrics: bool = Field(
+        True, description="Sample NVIDIA GPU utilisation, memory, temperature and power."
+    )
+    track_git_info: bool = Field(
+        True, description="Record commit, branch, remote and dirty state of the git repository."
+    )
+    git_repo_path: str = Field(".", description="Where to look for the git repository.")
+    include_uncommitted_changes: bool = Field(
+        False, description="Store the uncommitted diff and the list of untracked files."
+    )
+
+    # -- dispatcher ----------------------------------------------------------------------------
+    flush_interval: float = Field(
+        1.0,
+        gt=0,
+        description="Longest time, in seconds, a record waits before its backend write starts.",
+    )
+    batch_size: int = Field(
+        1000, gt=0, description="Most records per backend write; a full batch is sent at once."
+    )
+    max_queue_size: int = Field(
+        1_000_000,
+        gt=0,
+        description="Most records waiting per backend (a backend that is "
+        "down keeps its records until this bound, then overflow_policy applies).",
+    )
+    overflow_policy: OverflowPolicy = Field(
+        "drop_oldest",
+        description="When a queue is full: drop the oldest waiting record, "
+        "drop the new one, or block the logging call until there is room. Drops are counted.",
+    )
+    shutdown_timeout: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds run.stop() and interpreter exit wait for backends to "
+        "receive what is queued.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence, highest first: call arguments, env vars, the YAML file (then defaults)."""
+        from tracelet.settings.sources import TraceletEnvSource, TraceletYamlSource
+
+        return (init_settings, TraceletEnvSource(settings_cls), TraceletYamlSource(settings_cls))
+
+
+CORE_KEYS: frozenset[str] = frozenset(CoreSettings.model_fields)
+
+
+def build_settings_class(
+    sections: Mapping[str, type[BaseModel]],
+    native_env: Mapping[str, tuple[str, str]] | None = None,
+) -> type[CoreSettings]:
+    """The settings model for this installation: the core keys plus one field per section.
+
+    Args:
+        sections: Section name → the plugin's model, e.g. ``{"mlflow": MlflowSettings}``.
+        native_env: Native env var → (section, key), e.g.
+            ``{"MLFLOW_TRACKING_URI": ("mlflow", "tracking_uri")}``.
+    """
+    clash = CORE_KEYS.intersection(sections)
+    if clash:
+        raise ValueError(f"backend section name(s) clash with core keys: {sorted(clash)}")
+    fields: dict[str, Any] = {
+        name: (model, Field(default_factory=model, description=f"Settings of the {name} backend."))
+        for name, model in sections.items()
+    }
+    cls: type[CoreSettings] = create_model(
+        "TraceletSettings", __base__=CoreSettings, **fields
+    )
+    cls.native_env = dict(native_env or {})
+    return cls
+
+
+class SectionModel(BaseModel):
+    """A convenient base for a backend's settings section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")

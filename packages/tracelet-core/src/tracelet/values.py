@@ -1,0 +1,126 @@
+"""Turning what users pass into what records hold, without importing numpy or torch.
+
+Python numbers, NumPy scalars and 0-d arrays, and 0-d (or one-element) tensors all become
+plain floats through their ``.item()`` method (duck typing), so these helpers work the same
+whether or not those libraries are installed.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from tracelet.records import Param, ParamValue
+
+
+def metric_value(value: object, name: str) -> float:
+    """The float to log for ``value`` (the slow path: the caller already ruled out ``float``).
+
+    Raises:
+        TypeError: ``value`` is not a real number or a one-element array or tensor.
+    """
+    kind = type(value)
+    if kind is int or kind is bool:
+        return float(value)  # type: ignore[arg-type]
+    if isinstance(value, (str, bytes, bytearray)):
+        raise TypeError(
+            f"metric {name!r}: value must be a number, got {kind.__name__} {value!r}; "
+            "log text with run.log_text() or a param with run.log_param()"
+        )
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            value = item()
+        except (ValueError, RuntimeError) as exc:
+            shape = getattr(value, "shape", None)
+            raise TypeError(
+                f"metric {name!r}: value must be a single number, got a {kind.__name__} of "
+                f"shape {tuple(shape) if shape is not None else '?'}; reduce it first "
+                "(e.g. loss.mean())"
+            ) from exc
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"metric {name!r}: value must be a number, got {kind.__name__}") from exc
+
+
+def step_value(step: object, name: str) -> int:
+    """The int step for ``step`` (the caller already ruled out ``int`` and ``None``).
+
+    Raises:
+        TypeError: ``step`` is not a whole number.
+    """
+    if isinstance(step, bool):
+        raise TypeError(f"metric {name!r}: step must be an int, got bool {step!r}")
+    item = getattr(step, "item", None)
+    raw = item() if callable(item) else step
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    raise TypeError(
+        f"metric {name!r}: step must be a whole number, got {type(step).__name__} {step!r}"
+    )
+
+
+def check_name(name: object, what: str = "metric") -> str:
+    """Reject empty and non-string names with a clear error."""
+    if type(name) is str and name:
+        return name
+    if isinstance(name, str) and name:
+        return str(name)
+    raise TypeError(f"{what} name must be a non-empty string, got {name!r}")
+
+
+def param_value(value: Any) -> ParamValue:
+    """A param value backends can store: scalars as they are, everything else as text.
+
+    Numpy scalars become Python scalars; enums their value; paths strings; lists, tuples and
+    sets JSON when possible (``[32, 64]``), ``str()`` otherwise.
+    """
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, enum.Enum):
+        return param_value(value.value)
+    if isinstance(value, os.PathLike):
+        return str(os.fspath(value))
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", 0) == 0:
+        try:
+            return param_value(item())
+        except (ValueError, RuntimeError):
+            pass
+    if isinstance(value, (list, tuple, set, frozenset)):
+        seq = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else list(value)
+        try:
+            return json.dumps(seq, default=str)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def flatten_params(values: Mapping[str, Any], prefix: str = "") -> list[Param]:
+    """Params from a possibly nested mapping: ``{"opt": {"lr": 0.1}}`` → ``opt/lr = 0.1``.
+
+    Raises:
+        TypeError: A key is not a string or is empty.
+    """
+    out: list[Param] = []
+    for key, value in values.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"param names must be non-empty strings, got {key!r}")
+        name = f"{prefix}/{key}" if prefix else key
+        if isinstance(value, Mapping):
+            out.extend(flatten_params(value, name))
+        else:
+            out.append(Param(name, param_value(value)))
+    return out
+
+
+def is_finite(value: float) -> bool:
+    """``math.isfinite`` under a name the run's slow path reads well with."""
+    return math.isfinite(value)
