@@ -119,7 +119,10 @@ class PluginHost:
     ) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
-        if os.environ.get(TRACE_HOOKS_ENV) == "1":
+        # The discovery hooks are called per plugin (see register), which pluggy's tracing
+        # does not see; register logs those calls itself.
+        self._trace_hooks = os.environ.get(TRACE_HOOKS_ENV) == "1"
+        if self._trace_hooks:
             self.pm.trace.root.setwriter(logger.debug)
             self.pm.enable_tracing()
         self.backends: dict[str, BackendSpec] = {}
@@ -174,31 +177,43 @@ class PluginHost:
         error text, and nothing the plugin registered is kept.
         """
         name = name or self.pm.get_canonical_name(plugin)
+        # The same object under a second name is refused by pluggy; the first registration
+        # must then stay as it is.
+        already_registered = self.pm.is_registered(plugin)
         try:
             self.pm.register(plugin, name=name)
             self.pm.check_pending()
         except Exception as exc:
-            if self.pm.is_registered(plugin):
+            if not already_registered and self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
             return self._record_error(name, distribution, version, _describe(exc))
-        info = PluginInfo(name, distribution, version, "loaded")
-        self.plugins[name] = info
         backends: dict[str, BackendSpec] = {}
         collectors: dict[str, CollectorSpec] = {}
         try:
             for impl in self.pm.hook.tracelet_register_backends.get_hookimpls():
                 if impl.plugin_name == name:
+                    self._trace_call("tracelet_register_backends", name)
                     impl.function(register=self._backend_registrar(name, backends))
             for impl in self.pm.hook.tracelet_register_collectors.get_hookimpls():
                 if impl.plugin_name == name:
+                    self._trace_call("tracelet_register_collectors", name)
                     impl.function(register=self._collector_registrar(name, collectors))
         except Exception as exc:
             self.pm.unregister(plugin)
+            # Replace any earlier entry under this name: this plugin did register, then failed.
+            self.plugins.pop(name, None)
             return self._record_error(name, distribution, version, _describe(exc))
+        info = PluginInfo(
+            name,
+            distribution,
+            version,
+            "loaded",
+            backends=sorted(backends),
+            collectors=sorted(collectors),
+        )
+        self.plugins[name] = info
         self.backends.update(backends)
         self.collectors.update(collectors)
-        info.backends = sorted(backends)
-        info.collectors = sorted(collectors)
         return info
 
     def unregister(self, name: str) -> None:
@@ -236,10 +251,15 @@ class PluginHost:
     def _record_error(
         self, name: str, distribution: str | None, version: str | None, error: str
     ) -> PluginInfo:
+        """Log a plugin that failed; list it unless a plugin of that name is already listed."""
         logger.warning("tracelet plugin %r could not be loaded and is skipped: %s", name, error)
         info = PluginInfo(name, distribution, version, "error", error)
         self.plugins.setdefault(name, info)
         return info
+
+    def _trace_call(self, hook: str, plugin: str) -> None:
+        if self._trace_hooks:
+            logger.debug("hook %s called on plugin %r", hook, plugin)
 
     def _check_name(self, kind: str, name: str, taken: Mapping[str, object]) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
@@ -284,7 +304,9 @@ def _describe(exc: BaseException) -> str:
     """One line naming the exception and where it was raised."""
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    # pluggy's validation messages span lines (the hookimpl, then the offending arguments).
+    message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"{type(exc).__name__}: {message}{where}"
 
 
 _default_host: PluginHost | None = None

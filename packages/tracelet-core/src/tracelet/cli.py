@@ -1,0 +1,377 @@
+"""The ``tracelet`` command: what is installed and how a run would be configured.
+
+Commands::
+
+    tracelet --version                     the version of tracelet-core
+    tracelet plugins [--json]              every plugin: what it provides, its distribution,
+                                           version and status (loaded, error, disabled)
+    tracelet config [--json] [--backend NAME ...]
+                                           the settings a run started here would get, with
+                                           the source of every value (argument, env var,
+                                           file:line or default); secrets are redacted
+    tracelet runs [PATH] [--project NAME]  the runs of the local backend under PATH
+    tracelet show RUN_FOLDER [--json]      what one local run holds: status, params, tags,
+                                           a summary of each metric, artifacts and media
+
+Results go to stdout, messages to stderr. Exit codes: 0 success, 1 invalid configuration
+(the message names each key, its source and the fix), 2 wrong usage of the command.
+
+Only :mod:`argparse` is imported up front: ``tracelet --version`` and ``--help`` load neither
+pydantic nor the plugins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tracelet._version import __version__
+
+if TYPE_CHECKING:
+    from tracelet.plugins import PluginHost
+
+#: Exit code of a configuration error (usage errors exit with 2, like every argparse program).
+EXIT_CONFIG_ERROR = 1
+EXIT_USAGE = 2
+
+_DESCRIPTION = (
+    "Tracelet: one API for ML experiment tracking. Inspect the installed plugins and the "
+    "configuration a run started in this directory would use."
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tracelet`` command.
+
+    Args:
+        argv: The arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code: 0 on success, 1 for an invalid configuration, 2 for wrong usage.
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits after --help (0) and usage errors (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.version:
+        print(f"tracelet-core {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        print(
+            "tracelet: error: name a command (plugins, config, runs, show) or use --help",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    _configure_logging()
+    try:
+        code: int = args.handler(args)
+    except BrokenPipeError:
+        # The reader went away (`tracelet plugins | head -1`): stop quietly, and point stdout
+        # at devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tracelet", description=_DESCRIPTION)
+    parser.add_argument(
+        "--version", action="store_true", help="print the version of tracelet-core and exit"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    plugins = sub.add_parser(
+        "plugins",
+        help="list the plugins, what they provide and whether they loaded",
+        description="List every plugin (built-in, installed through the 'tracelet' entry-point "
+        "group): the backends and collectors it registered, its distribution and version, and "
+        "its status: loaded, error (with the error) or disabled (not in TRACELET_PLUGINS).",
+    )
+    plugins.add_argument("--json", action="store_true", help="print a JSON list")
+    plugins.set_defaults(handler=_cmd_plugins)
+
+    config = sub.add_parser(
+        "config",
+        help="show the resolved settings and where each value comes from",
+        description="Show the settings a run started in this directory would get (arguments > "
+        "env vars > tracelet.yaml > defaults), with the source of every value. Secrets are "
+        "redacted. Exits with 1 and the problems on stderr when the configuration is invalid.",
+    )
+    config.add_argument("--json", action="store_true", help="print a JSON object")
+    config.add_argument(
+        "--backend",
+        action="append",
+        metavar="NAME",
+        help="resolve as for start_logging(backend=...); repeat it or separate names with "
+        "commas for several backends",
+    )
+    config.set_defaults(handler=_cmd_config)
+
+    runs = sub.add_parser(
+        "runs",
+        help="list the runs of the local backend",
+        description="List the run folders under PATH (default ./tracelet-runs), oldest first.",
+    )
+    runs.add_argument("path", nargs="?", default="./tracelet-runs", metavar="PATH")
+    runs.add_argument("--project", help="only this project's runs")
+    runs.set_defaults(handler=_cmd_runs)
+
+    show = sub.add_parser(
+        "show",
+        help="summarise one run of the local backend",
+        description="Show what a local run folder holds: status, params, tags, each metric "
+        "(points, steps, last/min/max value), artifacts and media.",
+    )
+    show.add_argument("run_folder", metavar="RUN_FOLDER")
+    show.add_argument("--json", action="store_true", help="print a JSON object")
+    show.set_defaults(handler=_cmd_show)
+    return parser
+
+
+def _configure_logging() -> None:
+    """Show Tracelet's warnings on stderr, and hook calls when ``TRACELET_TRACE_HOOKS=1``."""
+    from tracelet.plugins import TRACE_HOOKS_ENV
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger("tracelet")
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    if os.environ.get(TRACE_HOOKS_ENV) == "1":
+        logging.getLogger("tracelet.plugins").setLevel(logging.DEBUG)
+
+
+def _host() -> PluginHost:
+    from tracelet.plugins import get_default_host
+
+    return get_default_host()
+
+
+# -- tracelet plugins --------------------------------------------------------------------------
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from tracelet.plugins import describe_plugins
+
+    plugins_logger = logging.getLogger("tracelet.plugins")
+    if plugins_logger.level != logging.DEBUG:
+        # Load errors are the table's subject; a warning per broken plugin would repeat them.
+        plugins_logger.setLevel(logging.ERROR)
+    rows = describe_plugins(_host())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = [["NAME", "PROVIDES", "DISTRIBUTION", "VERSION", "STATUS"]]
+    for row in rows:
+        status = row["status"]
+        if row["error"]:
+            status = f"{status}: {row['error']}"
+        table.append(
+            [
+                row["name"],
+                _provides(row["backends"], row["collectors"]),
+                row["distribution"] or "(in-process)",
+                row["version"] or "-",
+                status,
+            ]
+        )
+    _print_table(table)
+    return 0
+
+
+def _provides(backends: list[str], collectors: list[str]) -> str:
+    parts = []
+    if backends:
+        parts.append(f"backends: {', '.join(backends)}")
+    if collectors:
+        parts.append(f"collectors: {', '.join(collectors)}")
+    return "; ".join(parts) or "-"
+
+
+# -- tracelet config ---------------------------------------------------------------------------
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from tracelet.errors import ConfigError
+    from tracelet.settings import CONFIG_ENV, DEFAULT_CONFIG_FILE, resolve_settings
+
+    backend = None
+    if args.backend is not None:
+        backend = [name.strip() for arg in args.backend for name in arg.split(",") if name.strip()]
+    try:
+        resolved = resolve_settings(_host(), backend=backend)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    rows = [(key, _redact(value), source) for key, value, source in resolved.rows()]
+    config_file = resolved.config_file
+    if config_file is None:
+        why = f"no ./{DEFAULT_CONFIG_FILE} and {CONFIG_ENV} is not set"
+    elif os.environ.get(CONFIG_ENV):
+        why = f"from env var {CONFIG_ENV}"
+    else:
+        why = "from the working directory"
+    if args.json:
+        document = {
+            "config_file": config_file,
+            "settings": [{"key": k, "value": v, "source": s} for k, v, s in rows],
+        }
+        print(json.dumps(document, indent=2, default=str))
+        return 0
+    print(f"config file: {config_file or 'none'} ({why})")
+    print()
+    _print_table([["KEY", "VALUE", "SOURCE"], *([k, _show(v), s] for k, v, s in rows)])
+    return 0
+
+
+def _redact(value: Any) -> Any:
+    """Replace secrets anywhere in a value (``rows()`` redacts only top-level ones)."""
+    from pydantic import SecretBytes, SecretStr
+
+    from tracelet.settings.resolve import REDACTED
+
+    if isinstance(value, SecretStr | SecretBytes):
+        return REDACTED if value.get_secret_value() else ""
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _show(value: Any) -> str:
+    """A value as in YAML: strings bare, everything else as JSON (``null``, ``true``, lists)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
+
+
+# -- tracelet runs / show ----------------------------------------------------------------------
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from tracelet.backends.local import list_runs
+
+    found = list_runs(args.path, project=args.project)
+    if not found:
+        print(f"no runs under {args.path}", file=sys.stderr)
+        return 0
+    table = [["PROJECT", "NAME", "STATUS", "STARTED", "FOLDER"]]
+    for run in found:
+        table.append(
+            [run.project, run.name, run.status, _when(run.meta.get("start_time")), str(run.path)]
+        )
+    _print_table(table)
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    import math
+
+    from tracelet.backends.local import read_run
+
+    try:
+        run = read_run(args.run_folder)
+    except FileNotFoundError as exc:
+        print(f"tracelet: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    metrics = {}
+    for name, points in sorted(run.metrics.items()):
+        finite = [p.value for p in points if math.isfinite(p.value)]
+        metrics[name] = {
+            "points": len(points),
+            "first_step": points[0].step,
+            "last_step": points[-1].step,
+            "last": points[-1].value,
+            "min": min(finite) if finite else None,
+            "max": max(finite) if finite else None,
+        }
+    media: dict[str, int] = {}
+    for record in run.media:
+        media[record["type"]] = media.get(record["type"], 0) + 1
+    summary = {
+        "folder": str(run.path),
+        "id": run.id,
+        "name": run.name,
+        "project": run.project,
+        "status": run.status,
+        "started": _when(run.meta.get("start_time")),
+        "ended": _when(run.meta.get("end_time")),
+        "params": run.params,
+        "tags": run.tags,
+        "metrics": metrics,
+        "artifacts": sorted(run.artifacts),
+        "media": media,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    for key in ("name", "project", "status", "started", "ended", "folder"):
+        print(f"{key + ':':9} {summary[key]}")
+    if run.params:
+        print("\nparams")
+        _print_table([["  NAME", "VALUE"], *([f"  {k}", _show(v)] for k, v in run.params.items())])
+    if run.tags:
+        print("\ntags")
+        _print_table([["  NAME", "VALUE"], *([f"  {k}", v] for k, v in run.tags.items())])
+    if metrics:
+        print("\nmetrics")
+        table = [["  NAME", "POINTS", "STEPS", "LAST", "MIN", "MAX"]]
+        for name, m in metrics.items():
+            table.append(
+                [
+                    f"  {name}",
+                    str(m["points"]),
+                    f"{m['first_step']}..{m['last_step']}",
+                    _num(m["last"]),
+                    _num(m["min"]),
+                    _num(m["max"]),
+                ]
+            )
+        _print_table(table)
+    if run.artifacts:
+        print("\nartifacts")
+        for name in sorted(run.artifacts):
+            print(f"  {name}")
+    if media:
+        print("\nmedia: " + ", ".join(f"{n} {kind}" for kind, n in sorted(media.items())))
+    if run.skipped_lines:
+        print(
+            f"\n({run.skipped_lines} unreadable line(s) at the end: the process stopped mid-write)"
+        )
+    return 0
+
+
+def _when(timestamp: float | None) -> str:
+    import time
+
+    if timestamp is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    """Left-aligned columns; the last column is not padded (it may be long)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
