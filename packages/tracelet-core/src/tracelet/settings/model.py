@@ -36,6 +36,8 @@ class CoreSettings(BaseSettings):
 
     #: Native env var → (section, key), filled in by :func:`build_settings_class`.
     native_env: ClassVar[Mapping[str, tuple[str, str]]] = {}
+    #: The env and file sources to use instead of new ones (see :func:`bind_sources`).
+    bound_sources: ClassVar[tuple[PydanticBaseSettingsSource, ...] | None] = None
 
     # -- the run -------------------------------------------------------------------------------
     backend: CommaList = Field(
@@ -119,10 +121,18 @@ class CoreSettings(BaseSettings):
         """Precedence, highest first: call arguments, env vars, the YAML file (then defaults)."""
         from tracelet.settings.sources import TraceletEnvSource, TraceletYamlSource
 
+        bound = getattr(settings_cls, "bound_sources", None)
+        if bound is not None:
+            return (init_settings, *bound)
         return (init_settings, TraceletEnvSource(settings_cls), TraceletYamlSource(settings_cls))
 
 
 CORE_KEYS: frozenset[str] = frozenset(CoreSettings.model_fields)
+
+
+def _empty_section(value: Any) -> Any:
+    """A section left empty in YAML (``wandb:`` with every line below commented out) is ``{}``."""
+    return {} if value is None else value
 
 
 def build_settings_class(
@@ -131,21 +141,28 @@ def build_settings_class(
 ) -> type[CoreSettings]:
     """The settings model for this installation: the core keys plus one field per section.
 
+    A section given as ``None`` (an empty ``wandb:`` in YAML) gets its defaults. Each call
+    returns a new class, so :attr:`CoreSettings.bound_sources` can be set on it safely.
+
     Args:
         sections: Section name → the plugin's model, e.g. ``{"mlflow": MlflowSettings}``.
         native_env: Native env var → (section, key), e.g.
             ``{"MLFLOW_TRACKING_URI": ("mlflow", "tracking_uri")}``.
+
+    Raises:
+        ValueError: A section name is also a core key.
     """
     clash = CORE_KEYS.intersection(sections)
     if clash:
         raise ValueError(f"backend section name(s) clash with core keys: {sorted(clash)}")
     fields: dict[str, Any] = {
-        name: (model, Field(default_factory=model, description=f"Settings of the {name} backend."))
+        name: (
+            Annotated[model, BeforeValidator(_empty_section)],
+            Field(default_factory=model, description=f"Settings of the {name} backend."),
+        )
         for name, model in sections.items()
     }
-    cls: type[CoreSettings] = create_model(
-        "TraceletSettings", __base__=CoreSettings, **fields
-    )
+    cls: type[CoreSettings] = create_model("TraceletSettings", __base__=CoreSettings, **fields)
     cls.native_env = dict(native_env or {})
     return cls
 

@@ -1,8 +1,8 @@
 """Where settings come from besides call arguments: env vars and the YAML file.
 
-Both sources return a nested dict for pydantic-settings to deep-merge, and can say where each
-value came from (``provenance``), so that errors and ``tracelet config`` name the env var or the
-file and line.
+Both sources return a nested dict for pydantic-settings to deep-merge, and say where each value
+came from (``provenance``: key path → source), so that errors and ``tracelet config`` name the
+env var, or the file and line.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from tracelet.errors import ConfigError
+from tracelet.settings.problems import invalid_config, problem
 
 #: Prefix of Tracelet's env vars: ``TRACELET_<KEY>`` and ``TRACELET_<SECTION>__<KEY>``.
 ENV_PREFIX = "TRACELET_"
@@ -32,14 +32,9 @@ RESERVED_ENV = frozenset({CONFIG_ENV, "TRACELET_PLUGINS", "TRACELET_TRACE_HOOKS"
 Path_ = tuple[str, ...]
 
 
-def _set_path(target: dict[str, Any], path: Path_, value: Any) -> None:
-    for part in path[:-1]:
-        nxt = target.setdefault(part, {})
-        if not isinstance(nxt, dict):  # TRACELET_X=1 and TRACELET_X__Y=2 together
-            nxt = {}
-            target[part] = nxt
-        target = nxt
-    target[path[-1]] = value
+def env_var_name(path: Path_) -> str:
+    """The env var that sets ``path``: ``("local", "fsync")`` → ``TRACELET_LOCAL__FSYNC``."""
+    return ENV_PREFIX + ENV_NESTED_DELIMITER.join(path).upper()
 
 
 def _decode_env_value(raw: str) -> Any:
@@ -53,6 +48,15 @@ def _decode_env_value(raw: str) -> Any:
     return raw
 
 
+def leaf_paths(value: Any, prefix: Path_) -> list[Path_]:
+    """``prefix`` and the path of every key nested in ``value`` (a mapping, or a leaf)."""
+    out = [prefix]
+    if isinstance(value, Mapping):
+        for key, sub in value.items():
+            out += leaf_paths(sub, (*prefix, str(key)))
+    return out
+
+
 class _NoFieldLookup(PydanticBaseSettingsSource):
     """Our sources build their whole dict in ``__call__``; per-field lookup is unused."""
 
@@ -64,9 +68,14 @@ class TraceletEnvSource(_NoFieldLookup):
     """``TRACELET_<KEY>``, ``TRACELET_<SECTION>__<KEY>`` and the backends' native env vars.
 
     Names are matched in upper case; keys are lower-cased. A value that starts with ``[`` or
-    ``{`` is parsed as JSON. Unknown ``TRACELET_*`` names are passed on, so that validation
-    reports them as unknown keys naming the env var. A native var (``MLFLOW_TRACKING_URI``)
-    sets its key unless the matching ``TRACELET_`` var is also set.
+    ``{`` is parsed as JSON (``TRACELET_LOCAL='{"fsync": true}'`` sets a section; a more
+    specific ``TRACELET_LOCAL__FSYNC`` wins over it). Unknown ``TRACELET_*`` names are passed
+    on, so that validation reports them as unknown keys naming the env var. A native var
+    (``MLFLOW_TRACKING_URI``) sets its key unless a ``TRACELET_`` var also sets it.
+
+    Attributes:
+        problems: Conflicts found while reading (``TRACELET_X=1`` with ``TRACELET_X__Y=2``),
+            as problem lines; :func:`~tracelet.settings.resolve_settings` reports them.
     """
 
     def __init__(
@@ -74,6 +83,7 @@ class TraceletEnvSource(_NoFieldLookup):
     ) -> None:
         super().__init__(settings_cls)
         self.environ = os.environ if environ is None else environ
+        self.problems: list[str] = []
         self._provenance: dict[Path_, str] = {}
         self._data: dict[str, Any] | None = None
 
@@ -81,22 +91,41 @@ class TraceletEnvSource(_NoFieldLookup):
         if self._data is not None:
             return self._data
         data: dict[str, Any] = {}
+        # Sorted, so TRACELET_LOCAL (a JSON section) comes before TRACELET_LOCAL__FSYNC.
         for name, raw in sorted(self.environ.items()):
             if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
                 continue
             parts = tuple(p.lower() for p in name[len(ENV_PREFIX) :].split(ENV_NESTED_DELIMITER))
-            if not all(parts):
-                continue
-            _set_path(data, parts, _decode_env_value(raw))
-            self._provenance[parts] = f"env var {name}"
+            if all(parts):
+                self._set(data, parts, _decode_env_value(raw), name)
         native: Mapping[str, tuple[str, str]] = getattr(self.settings_cls, "native_env", {})
         for name, (section, key) in sorted(native.items()):
-            if name not in self.environ or (section, key) in self._provenance:
-                continue
-            _set_path(data, (section, key), _decode_env_value(self.environ[name]))
-            self._provenance[(section, key)] = f"env var {name}"
+            if name in self.environ and (section, key) not in self._provenance:
+                self._set(data, (section, key), _decode_env_value(self.environ[name]), name)
         self._data = data
         return data
+
+    def _set(self, data: dict[str, Any], path: Path_, value: Any, var: str) -> None:
+        source = f"env var {var}"
+        target = data
+        for end, part in enumerate(path[:-1], start=1):
+            nxt = target.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                # TRACELET_PROJECT=x with TRACELET_PROJECT__Y=z: neither can be right.
+                first = self._provenance.get(path[:end], "?").removeprefix("env var ")
+                self.problems.append(
+                    problem(
+                        ".".join(path[:end]),
+                        f"set as a value by {first} and as a section by {var}",
+                        source,
+                        "unset one of them",
+                    )
+                )
+                return
+            target = nxt
+        target[path[-1]] = value
+        for leaf in leaf_paths(value, path):
+            self._provenance[leaf] = source
 
     def provenance(self) -> dict[Path_, str]:
         """Key path → ``"env var NAME"`` for every value this source gave."""
@@ -108,7 +137,7 @@ def config_file_path(environ: Mapping[str, str] | None = None) -> tuple[Path | N
     """The YAML file to read and why: ``TRACELET_CONFIG`` or ``./tracelet.yaml``.
 
     Returns:
-        ``(path, reason)``; ``path`` is ``None`` when no file applies.
+        ``(path, reason)``; ``path`` (absolute) is ``None`` when no file applies.
 
     Raises:
         ConfigError: ``TRACELET_CONFIG`` names a file that does not exist.
@@ -116,11 +145,18 @@ def config_file_path(environ: Mapping[str, str] | None = None) -> tuple[Path | N
     environ = os.environ if environ is None else environ
     explicit = environ.get(CONFIG_ENV)
     if explicit:
-        path = Path(explicit).expanduser()
+        path = Path(explicit).expanduser().absolute()
         if not path.is_file():
-            raise ConfigError(
-                f"{CONFIG_ENV}={explicit!r}: no such file. Fix the path or unset {CONFIG_ENV} "
-                f"to read ./{DEFAULT_CONFIG_FILE}."
+            what = "is a directory, not a file" if path.is_dir() else "no such file"
+            raise invalid_config(
+                [
+                    problem(
+                        CONFIG_ENV,
+                        f"{what}: {path}",
+                        f"env var {CONFIG_ENV}",
+                        f"fix the path, or unset {CONFIG_ENV} to read ./{DEFAULT_CONFIG_FILE}",
+                    )
+                ]
             )
         return path, f"env var {CONFIG_ENV}"
     default = Path.cwd() / DEFAULT_CONFIG_FILE
@@ -132,9 +168,12 @@ def config_file_path(environ: Mapping[str, str] | None = None) -> tuple[Path | N
 class TraceletYamlSource(_NoFieldLookup):
     """The YAML file named by ``TRACELET_CONFIG``, else ``tracelet.yaml`` in the working directory.
 
+    The file is read once, when the source is first called.
+
     Raises:
-        ConfigError: The file cannot be read or parsed, or its top level is not a mapping
-            (the message gives the file, line and column).
+        ConfigError: ``TRACELET_CONFIG`` names no file (at construction); the file cannot be
+            read or parsed, its top level is not a mapping, or a key appears twice in one
+            mapping (the message gives the file, line and column).
     """
 
     def __init__(
@@ -143,7 +182,7 @@ class TraceletYamlSource(_NoFieldLookup):
         environ: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(settings_cls)
-        self.path, _ = config_file_path(environ)
+        self.path, self.reason = config_file_path(environ)
         self._provenance: dict[Path_, str] = {}
         self._data: dict[str, Any] | None = None
 
@@ -160,39 +199,73 @@ class TraceletYamlSource(_NoFieldLookup):
     def _load(self, path: Path) -> dict[str, Any]:
         import yaml
 
+        name = path.name
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the config file: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise invalid_config(
+                [problem(name, f"cannot read the file: {exc}", str(path), "check the file")]
+            ) from None
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
             data = yaml.safe_load(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-            problem = exc.problem or str(exc)
-            raise ConfigError(
-                f"{where}: invalid YAML: {problem}. Fix the file's syntax (check the "
-                "indentation and that every 'key: value' has a space after the colon)."
-            ) from exc
+            raise invalid_config(
+                [
+                    problem(
+                        name,
+                        f"invalid YAML: {exc.problem or exc}",
+                        where,
+                        "fix the syntax there (indentation; a space after each 'key:')",
+                    )
+                ]
+            ) from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+            raise invalid_config(
+                [problem(name, f"invalid YAML: {exc}", str(path), "fix the file's syntax")]
+            ) from None
         if data is None:
             return {}
         if not isinstance(data, dict) or node is None:
-            raise ConfigError(
-                f"{path}:1: the config file must be a mapping of keys to values "
-                f"(like 'backend: local'), not a {type(data).__name__}."
+            line = node.start_mark.line + 1 if node is not None else 1
+            raise invalid_config(
+                [
+                    problem(
+                        name,
+                        f"the top level must be a mapping of keys to values, not a "
+                        f"{type(data).__name__}",
+                        f"{path}:{line}",
+                        "write one 'key: value' per line, e.g. 'backend: local'",
+                    )
+                ]
             )
-        self._record_lines(node, (), path)
+        duplicates: list[str] = []
+        self._record_lines(node, (), path, duplicates)
+        if duplicates:
+            raise invalid_config(duplicates)
         return data
 
-    def _record_lines(self, node: Any, prefix: Path_, path: Path) -> None:
+    def _record_lines(self, node: Any, prefix: Path_, path: Path, duplicates: list[str]) -> None:
         import yaml
 
         if not isinstance(node, yaml.MappingNode):
             return
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = (*prefix, str(key_node.value))
-            self._provenance[key] = f"{path}:{key_node.start_mark.line + 1}"
-            self._record_lines(value_node, key, path)
+            line = key_node.start_mark.line + 1
+            if key[-1] in seen:
+                # PyYAML keeps the last one silently; an edit to the first would do nothing.
+                duplicates.append(
+                    problem(
+                        ".".join(key),
+                        f"set twice in the file (lines {seen[key[-1]]} and {line})",
+                        f"{path}:{line}",
+                        "keep one of them",
+                    )
+                )
+            seen[key[-1]] = line
+            self._provenance[key] = f"{path}:{line}"
+            self._record_lines(value_node, key, path, duplicates)
