@@ -16,7 +16,8 @@ Three stages, modelled on OpenTelemetry's batch processor:
 
 ``flush`` and ``shutdown`` take a deadline: they return when every worker has written what was
 logged before the call, or when the deadline passes, whichever comes first; a worker still
-failing at the shutdown deadline gives up and counts the rest as failed.
+failing just before the shutdown deadline gives up, counts the rest as failed and closes its
+backend. A write that hangs is never interrupted: its records stay counted as pending.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ logger = logging.getLogger("tracelet.dispatch")
 RETRY_INITIAL_BACKOFF = 0.25
 #: Longest wait between two attempts at the same batch, in seconds.
 RETRY_MAX_BACKOFF = 10.0
+#: At shutdown, failing writes are given up this long (or 10% of the timeout, if less) before
+#: the deadline, so that every backend can still be closed in time.
+CLOSE_RESERVE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,7 @@ class BackendWorker:
         self._cond = threading.Condition()
         self._hurry = threading.Event()  # cuts a retry backoff short at shutdown
         self._deadline: float | None = None  # once closing: give up retrying after this
+        self._given_up = False  # the backend still failed at the deadline: fail the rest
         self.pending = 0
         self.delivered = 0
         self.dropped = 0
@@ -132,9 +137,13 @@ class BackendWorker:
         size = len(batch)
         with self._cond:
             if self.overflow_policy == "block":
-                while self.pending + size > self.max_pending and self.pending > 0:
-                    if self._deadline is not None and time.monotonic() >= self._deadline:
-                        break
+                # Once the run is closing nothing new can be logged, so the queue cannot grow
+                # without bound: stop waiting and let everything go out before the deadline.
+                while (
+                    self.pending + size > self.max_pending
+                    and self.pending > 0
+                    and self._deadline is None
+                ):
                     self._cond.wait(0.1)
             elif self.pending + size > self.max_pending:
                 self._overflow(size)
@@ -184,7 +193,10 @@ class BackendWorker:
             )
 
     def begin_close(self, deadline: float) -> None:
-        self._deadline = deadline
+        """Shutdown started: stop blocking the router, cut a retry wait short, set the deadline."""
+        with self._cond:
+            self._deadline = deadline
+            self._cond.notify_all()
         self._hurry.set()
 
     def join(self, deadline: float) -> bool:
@@ -192,15 +204,16 @@ class BackendWorker:
         return not self._thread.is_alive()
 
     def stats(self, buffered: int) -> BackendStats:
-        return BackendStats(
-            delivered=self.delivered,
-            pending=self.pending + buffered,
-            dropped=self.dropped,
-            failed=self.failed,
-            unsupported=self.unsupported,
-            retries=self.retries,
-            last_error=self.last_error,
-        )
+        with self._cond:  # a consistent snapshot: _settle moves pending to delivered/failed
+            return BackendStats(
+                delivered=self.delivered,
+                pending=self.pending + buffered,
+                dropped=self.dropped,
+                failed=self.failed,
+                unsupported=self.unsupported,
+                retries=self.retries,
+                last_error=self.last_error,
+            )
 
     # -- the worker thread ---------------------------------------------------------------------
 
@@ -212,7 +225,10 @@ class BackendWorker:
                 item = self._inbox.popleft()
                 self._cond.notify_all()
             if isinstance(item, Batch):
-                self._write(item)
+                if self._given_up:
+                    self._settle(len(item), delivered=0, failed=len(item))
+                else:
+                    self._write(item)
             elif isinstance(item, _Close):
                 self._close(item)
                 return
@@ -233,10 +249,13 @@ class BackendWorker:
                 return
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                if self._deadline is not None and time.monotonic() >= self._deadline:
+                deadline = self._deadline
+                if deadline is not None and time.monotonic() >= deadline:
+                    self._given_up = True
                     self._settle(size, delivered=0, failed=size)
                     logger.error(
-                        "backend %r: giving up on %d record(s) at shutdown: %s",
+                        "backend %r: giving up at the shutdown deadline; %d record(s) and "
+                        "everything still queued are counted as failed: %s",
                         self.name,
                         size,
                         self.last_error,
@@ -256,14 +275,22 @@ class BackendWorker:
                     self.last_error,
                     backoff,
                 )
-                wait = backoff
-                if self._deadline is not None:
-                    wait = min(wait, max(0.0, self._deadline - time.monotonic()))
-                self._hurry.wait(wait)
+                self._pause(backoff)
                 backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
                 continue
             self._settle(size, delivered=size, failed=0)
             return
+
+    def _pause(self, seconds: float) -> None:
+        """Wait before retrying: the start of shutdown cuts the wait short (once), and while
+        closing no wait runs past the deadline."""
+        deadline = self._deadline
+        if deadline is None:
+            self._hurry.wait(seconds)
+            return
+        # Not the hurry event: it stays set once closing, and waiting on it would turn the
+        # backoff into a busy loop hammering a backend that is down until the deadline.
+        time.sleep(max(0.0, min(seconds, deadline - time.monotonic())))
 
     def _settle(self, size: int, *, delivered: int, failed: int) -> None:
         with self._cond:
@@ -312,8 +339,11 @@ class Dispatcher:
         self.flush_interval = flush_interval
         self.max_queue_size = max_queue_size
         self.overflow_policy = overflow_policy
+        # A batch never holds more than a worker may queue: drop_newest would otherwise drop
+        # a whole batch bound for an idle backend.
+        self._batch_limit = max(1, min(batch_size, max_queue_size))
         #: Buffer length at which the caller calls :meth:`pressure`.
-        self.wake_at = batch_size
+        self.wake_at = self._batch_limit
         self.dropped = 0  # records dropped from the shared buffer (all backends)
         self.workers = {
             name: BackendWorker(
@@ -324,7 +354,9 @@ class Dispatcher:
         self._wake = threading.Event()
         self._drained = threading.Event()
         self._requests: deque[tuple[str, Any]] = deque()
-        self._closed = False
+        self._control = threading.Lock()  # orders flush requests against the close request
+        self._closing = False  # shutdown was called: no more flush requests
+        self._closed = False  # the router has routed its last records
         self._warned_overflow = False
         self._thread = threading.Thread(target=self._run, name="tracelet-router", daemon=True)
 
@@ -350,17 +382,21 @@ class Dispatcher:
                 self.max_queue_size,
                 self.overflow_policy,
             )
-        if self.overflow_policy == "drop_oldest":
-            buffer.popleft()
-            self.dropped += 1
-        elif self.overflow_policy == "drop_newest":
-            buffer.pop()
-            self.dropped += 1
-        else:
+        if self.overflow_policy == "block":
             while len(buffer) > self.max_queue_size and not self._closed:
                 self._drained.clear()
                 self._wake.set()
                 self._drained.wait(0.05)
+            return
+        # log_metrics appends several records before it calls here: drop down to the bound.
+        pop = buffer.popleft if self.overflow_policy == "drop_oldest" else buffer.pop
+        while len(buffer) > self.max_queue_size:
+            try:
+                pop()
+            except IndexError:  # the router emptied it meanwhile
+                break
+            self.dropped += 1
+        self._wake.set()
 
     def count_dropped(self, count: int = 1) -> None:
         """Count records the run discarded before queueing (``nan_policy="drop"``)."""
@@ -373,10 +409,14 @@ class Dispatcher:
 
         Returns:
             True if all did within ``timeout`` seconds (``None``: wait as long as it takes).
+            Once :meth:`shutdown` was called: whether nothing is pending any more.
         """
         markers = {name: _Marker() for name in self.workers}
         done = threading.Event()
-        self._requests.append(("flush", (markers, done)))
+        with self._control:
+            if self._closing:  # the router will not take requests any more
+                return all(w.pending == 0 for w in self.workers.values())
+            self._requests.append(("flush", (markers, done)))
         self._wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
         if not done.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
@@ -390,13 +430,31 @@ class Dispatcher:
     def shutdown(self, status: RunStatus, timeout: float) -> bool:
         """Drain everything to the backends, close them with ``status``, stop the threads.
 
+        A backend whose writes still fail stops being retried at 90% of ``timeout`` (at most
+        :data:`CLOSE_RESERVE` seconds before the end), which leaves it the time to close and
+        to count what it could not write as failed before this returns.
+
         Returns:
             True if every backend received everything and closed within ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
+        now = time.monotonic()
+        deadline = now + timeout
+        give_up_at = deadline - min(CLOSE_RESERVE, 0.1 * timeout)
         closes = {name: _Close(status) for name in self.workers}
         routed = threading.Event()
-        self._requests.append(("close", (closes, routed, deadline)))
+        with self._control:
+            again = self._closing
+            self._closing = True
+            if not again:
+                self._requests.append(("close", (closes, routed)))
+        if again:  # a second call only waits for the first one's threads
+            return all(w.join(deadline) for w in self.workers.values()) and all(
+                w.pending == 0 and w.failed == 0 for w in self.workers.values()
+            )
+        # Set the deadline now rather than when the router gets to the request: a router
+        # blocked on a full queue (overflow_policy="block") must stop waiting first.
+        for worker in self.workers.values():
+            worker.begin_close(give_up_at)
         self._wake.set()
         routed.wait(max(0.0, deadline - time.monotonic()))
         ok = routed.is_set()
@@ -427,7 +485,7 @@ class Dispatcher:
         while True:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            self.wake_at = self.batch_size
+            self.wake_at = self._batch_limit
             self._safe_route()
             while self._requests:
                 kind, payload = self._requests.popleft()
@@ -439,10 +497,9 @@ class Dispatcher:
                         worker.put_marker(markers[name])
                     done.set()
                 else:
-                    closes, routed, deadline = payload
+                    closes, routed = payload
                     self._closed = True
                     for name, worker in self.workers.items():
-                        worker.begin_close(deadline)
                         worker.put_marker(closes[name])
                     routed.set()
                     return
@@ -458,10 +515,11 @@ class Dispatcher:
         buffer = self.buffer
         popleft = buffer.popleft
         make_metric = Metric._make
+        limit = self._batch_limit
         while buffer:
             batch = Batch()
             metrics, n = batch.metrics, 0
-            while n < self.batch_size:
+            while n < limit:
                 try:
                     record = popleft()
                 except IndexError:

@@ -122,11 +122,20 @@ def _flat_floats(values: Any) -> list[float]:
     values = _to_array(values)
     if hasattr(values, "ravel") and hasattr(values, "tolist"):
         values = values.ravel().tolist()
-    if not isinstance(values, Iterable):
+    # A string is iterable, but its characters are not numbers.
+    if not isinstance(values, Iterable) or isinstance(values, (str, bytes, bytearray)):
         raise TypeError(
             f"a histogram needs a sequence or array of numbers, got {type(values).__name__}"
         )
-    return [float(v) for v in values]
+    out: list[float] = []
+    for v in values:
+        if isinstance(v, (str, bytes, bytearray)):
+            raise TypeError(f"a histogram needs numbers, got {type(v).__name__} {v!r}")
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            raise TypeError(f"a histogram needs numbers, got {type(v).__name__} {v!r}") from None
+    return out
 
 
 def histogram(
@@ -141,9 +150,11 @@ def histogram(
         ``(edges, counts, finite_values)`` with ``len(edges) == bins + 1``.
 
     Raises:
-        TypeError: ``values`` is not a sequence or array of numbers.
+        TypeError: ``values`` is not a sequence or array of numbers, or ``bins`` not an int.
         ValueError: ``bins`` is not positive or there is no finite value.
     """
+    if not isinstance(bins, int) or isinstance(bins, bool):
+        raise TypeError(f"bins must be a positive int, got {bins!r}")
     if bins < 1:
         raise ValueError(f"bins must be a positive int, got {bins}")
     finite = [v for v in _flat_floats(values) if math.isfinite(v)]

@@ -48,7 +48,8 @@ class Run:
     """A run being logged to one or more backends. Create it with :func:`tracelet.start_logging`.
 
     A run is also a context manager: leaving the ``with`` block stops it, with status
-    ``"failed"`` if an exception escaped (``"killed"`` for ``KeyboardInterrupt``).
+    ``"failed"`` if an exception escaped (``"killed"`` for ``KeyboardInterrupt``;
+    ``"finished"`` for ``sys.exit(0)``).
     """
 
     __slots__ = (
@@ -156,7 +157,8 @@ class Run:
         Raises:
             TypeError: ``name`` is not a non-empty string, ``value`` is not a number or
                 ``step`` is not a whole number.
-            ValueError: ``value`` is NaN or infinite and ``nan_policy`` is ``"error"``.
+            ValueError: ``value`` is NaN or infinite and ``nan_policy`` is ``"error"`` (the
+                message names the metric and the step).
         """
         if not self._accepting:
             self._ignored("log_metric")
@@ -165,19 +167,18 @@ class Run:
             name = check_name(name)
         if type(value) is not float:
             value = metric_value(value, name)
-        # NaN or ±inf, in one comparison; the policy check only runs for those.
-        if (
-            value - value != 0.0
-            and self._nan_policy != "keep"
-            and not self._non_finite(name, value, step)
-        ):
-            return
+        # The step is resolved before the NaN check so that a dropped or refused point still
+        # takes its automatic step (the next points stay aligned) and the error can name it.
         if step is None:
             steps = self._auto_steps
             step = steps.get(name, 0)
             steps[name] = step + 1
         elif type(step) is not int:
-            step = step_value(step, name)
+            step = step_value(step, f"metric {name!r}")
+        # NaN or ±inf, in one comparison; the policy check only runs for those.
+        if value - value != 0.0 and self._nan_policy != "keep":
+            self._non_finite(name, value, step)
+            return
         buffer = self._buffer
         buffer.append((name, value, step, _time()))  # type: ignore[union-attr]
         dispatcher = self._dispatcher
@@ -192,40 +193,59 @@ class Run:
             step: Shared step; ``None`` gives each name its next automatic step.
 
         Raises:
-            TypeError, ValueError: As :meth:`log_metric`; nothing of the mapping is logged then.
+            TypeError, ValueError: As :meth:`log_metric`; nothing of the mapping is logged then
+                (and no automatic step is taken).
         """
         if not self._accepting:
             self._ignored("log_metrics")
             return
+        try:
+            items = metrics.items()
+        except AttributeError:
+            raise TypeError(
+                f"log_metrics takes a mapping of name to value, got {type(metrics).__name__}"
+            ) from None
         if step is not None and type(step) is not int:
             step = step_value(step, "log_metrics")
-        now = _time()
         points = []
-        for raw_name, raw_value in metrics.items():
+        non_finite = False
+        for raw_name, raw_value in items:
             name = raw_name if type(raw_name) is str and raw_name else check_name(raw_name)
             value = raw_value if type(raw_value) is float else metric_value(raw_value, name)
-            if (
-                value - value != 0.0
-                and self._nan_policy != "keep"
-                and not self._non_finite(name, value, step)
-            ):
-                continue
+            if value - value != 0.0:
+                non_finite = True
             points.append((name, value))
         steps = self._auto_steps
+        policy = self._nan_policy
+        if non_finite and policy == "error":
+            # Refuse before anything is queued or any automatic step is taken.
+            for name, value in points:
+                if value - value != 0.0:
+                    self._non_finite(name, value, steps.get(name, 0) if step is None else step)
+        drop = non_finite and policy == "drop"
+        now = _time()
         buffer = self._buffer
+        append = buffer.append  # type: ignore[union-attr]
         for name, value in points:
             if step is None:
                 point_step = steps.get(name, 0)
                 steps[name] = point_step + 1
             else:
                 point_step = step
-            buffer.append((name, value, point_step, now))  # type: ignore[union-attr]
+            if drop and value - value != 0.0:
+                self._non_finite(name, value, point_step)
+                continue
+            append((name, value, point_step, now))
         dispatcher = self._dispatcher
         if len(buffer) >= dispatcher.wake_at:  # type: ignore[arg-type, union-attr]
             dispatcher.pressure()  # type: ignore[union-attr]
 
-    def _non_finite(self, name: str, value: float, step: object) -> bool:
-        """Apply ``nan_policy`` to a NaN/inf value; True means "log it anyway"."""
+    def _non_finite(self, name: str, value: float, step: int) -> None:
+        """Apply ``nan_policy`` ``"drop"`` or ``"error"`` to a NaN or infinite value.
+
+        Raises:
+            ValueError: The policy is ``"error"``.
+        """
         if self._nan_policy == "error":
             raise ValueError(
                 f"metric {name!r} at step {step}: value is {value}; nan_policy is 'error' "
@@ -235,13 +255,12 @@ class Run:
             self._dispatcher.count_dropped()
         self._warn_once(
             "nan-drop",
-            "metric %r at step %s is %s: dropped (nan_policy='drop'; reported once, "
+            "tracelet: metric %r at step %s is %s: dropped (nan_policy='drop'; reported once, "
             "counted in run.stats())",
             name,
             step,
             value,
         )
-        return False
 
     # -- everything else -----------------------------------------------------------------------
 
@@ -250,7 +269,13 @@ class Run:
 
         Values are kept as str, int, float, bool or None; numpy scalars become Python ones and
         other objects their JSON or ``str()`` form.
+
+        Raises:
+            TypeError: ``name`` (or a nested key) is not a non-empty string.
         """
+        if not self._accepting:
+            self._ignored("log_param")
+            return
         if isinstance(value, Mapping):
             self.log_params({name: value})
             return
@@ -260,28 +285,50 @@ class Run:
         """Log several parameters; nested mappings become ``outer/inner`` names.
 
         Raises:
-            TypeError: A key is not a non-empty string.
+            TypeError: ``params`` is not a mapping, or a key is not a non-empty string (nothing
+                is logged then).
         """
         if not self._accepting:
             self._ignored("log_params")
             return
+        if not isinstance(params, Mapping):
+            raise TypeError(f"log_params takes a mapping, got {type(params).__name__}")
         for record in flatten_params(params):
             self._enqueue(record)
 
     def set_tag(self, name: str, value: Any) -> None:
-        """Set a tag on the run (values are stored as strings)."""
+        """Set a tag on the run (values are stored as strings).
+
+        Raises:
+            TypeError: ``name`` is not a non-empty string.
+        """
+        if not self._accepting:
+            self._ignored("set_tag")
+            return
         self._enqueue(Tag(check_name(name, "tag"), str(value)))
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        """Set several tags."""
-        for name, value in tags.items():
-            self.set_tag(name, value)
+        """Set several tags.
+
+        Raises:
+            TypeError: ``tags`` is not a mapping or a name is not a non-empty string (nothing
+                is set then).
+        """
+        if not self._accepting:
+            self._ignored("set_tags")
+            return
+        if not isinstance(tags, Mapping):
+            raise TypeError(f"set_tags takes a mapping, got {type(tags).__name__}")
+        records = [Tag(check_name(name, "tag"), str(value)) for name, value in tags.items()]
+        for record in records:
+            self._enqueue(record)
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> None:
         """Store a file or a directory with the run.
 
         The file is read when the backend writes it (shortly after, on another thread): do
-        not change or delete it until :meth:`flush` returns if its exact content matters.
+        not change or delete it until :meth:`flush` returns if its exact content matters. A
+        file deleted before that is counted as failed in :meth:`stats`.
 
         Args:
             path: The file or directory.
@@ -290,7 +337,11 @@ class Run:
 
         Raises:
             FileNotFoundError: ``path`` does not exist.
+            ValueError: ``name`` is empty or contains ``..``.
         """
+        if not self._accepting:
+            self._ignored("log_artifact")
+            return
         resolved = Path(path).expanduser().resolve()
         if not resolved.exists():
             raise FileNotFoundError(f"log_artifact: {os.fspath(path)!r} does not exist")
@@ -300,10 +351,19 @@ class Run:
         self._enqueue(Artifact(resolved, dest, resolved.is_dir()))
 
     def log_text(self, name: str, text: str, step: int | None = None) -> None:
-        """Log a piece of text at a step (default: this name's next automatic step)."""
+        """Log a piece of text at a step (default: this name's next automatic step).
+
+        Raises:
+            TypeError: ``text`` is not a str, ``name`` not a non-empty string, or ``step`` not
+                a whole number.
+        """
+        if not self._accepting:
+            self._ignored("log_text")
+            return
         if not isinstance(text, str):
             raise TypeError(f"log_text {name!r}: text must be a str, got {type(text).__name__}")
-        self._enqueue(Text(check_name(name, "text"), text, self._media_step(name, step), _time()))
+        name = check_name(name, "text")
+        self._enqueue(Text(name, text, self._media_step("text", name, step), _time()))
 
     def log_image(
         self, name: str, image: Any, step: int | None = None, caption: str | None = None
@@ -321,17 +381,10 @@ class Run:
         if not self._accepting:
             self._ignored("log_image")
             return
+        name = check_name(name, "image")
         png, width, height = media.image_png(image)
         self._enqueue(
-            Image(
-                check_name(name, "image"),
-                png,
-                width,
-                height,
-                self._media_step(name, step),
-                _time(),
-                caption,
-            )
+            Image(name, png, width, height, self._media_step("image", name, step), _time(), caption)
         )
 
     def log_histogram(
@@ -340,46 +393,47 @@ class Run:
         """Log the distribution of ``values`` (a sequence, array or tensor) at a step.
 
         NaN and infinite values are left out of the bins.
+
+        Raises:
+            TypeError, ValueError: See :func:`tracelet.media.histogram`.
         """
         if not self._accepting:
             self._ignored("log_histogram")
             return
+        name = check_name(name, "histogram")
         edges, counts, finite = media.histogram(values, bins)
         self._enqueue(
             Histogram(
-                check_name(name, "histogram"),
-                edges,
-                counts,
-                self._media_step(name, step),
-                _time(),
-                finite,
+                name, edges, counts, self._media_step("histogram", name, step), _time(), finite
             )
         )
 
     def log_figure(self, name: str, figure: Any, step: int | None = None) -> None:
-        """Log a matplotlib figure (rendered to PNG now) or a plotly figure (as JSON)."""
+        """Log a matplotlib figure (rendered to PNG now) or a plotly figure (as JSON).
+
+        Raises:
+            TypeError: ``figure`` is neither.
+        """
         if not self._accepting:
             self._ignored("log_figure")
             return
+        name = check_name(name, "figure")
         png, plotly_json = media.figure_payload(figure)
         self._enqueue(
-            Figure(
-                check_name(name, "figure"), self._media_step(name, step), _time(), png, plotly_json
-            )
+            Figure(name, self._media_step("figure", name, step), _time(), png, plotly_json)
         )
 
-    def _media_step(self, name: str, step: int | None) -> int:
+    def _media_step(self, kind: str, name: str, step: int | None) -> int:
+        """The step of a media record: as given, or this name's next automatic media step."""
         if step is None:
+            # Media steps are counted apart from metric steps of the same name.
             key = f"\x00media:{name}"
             value = self._auto_steps.get(key, 0)
             self._auto_steps[key] = value + 1
             return value
-        return step if type(step) is int else step_value(step, name)
+        return step if type(step) is int else step_value(step, f"{kind} {name!r}")
 
     def _enqueue(self, record: Any) -> None:
-        if not self._accepting:
-            self._ignored(type(record).__name__.lower())
-            return
         buffer = self._buffer
         buffer.append(record)  # type: ignore[union-attr]
         dispatcher = self._dispatcher
@@ -395,12 +449,19 @@ class Run:
             timeout: Seconds to wait at most; ``None`` waits until done.
 
         Returns:
-            True if every backend confirmed in time; False otherwise (the records stay queued;
-            see :meth:`stats`).
+            True if every backend confirmed in time (and always for a stopped or no-op run,
+            which has nothing left to flush); False otherwise (the records stay queued; see
+            :meth:`stats`).
         """
-        if self._dispatcher is None or self._status != "running" or not self._owned():
-            return self._dispatcher is None or self._status != "running"
-        return self._dispatcher.flush(timeout)
+        dispatcher = self._dispatcher
+        if (
+            dispatcher is None
+            or self._status != "running"
+            or self._inert_reason is not None
+            or not self._owned()
+        ):
+            return True
+        return dispatcher.flush(timeout)
 
     def stop(self, status: RunStatus = "finished", timeout: float | None = None) -> bool:
         """Stop collectors, deliver what is queued, close every backend with ``status``.
@@ -455,7 +516,10 @@ class Run:
         return ok
 
     def stats(self) -> dict[str, BackendStats]:
-        """Delivery counts per backend (see :class:`tracelet.dispatch.BackendStats`)."""
+        """Delivery counts per backend (see :class:`tracelet.dispatch.BackendStats`).
+
+        Empty for a no-op run, including the copy of a run in a forked child process.
+        """
         if self._dispatcher is None:
             return {}
         return self._dispatcher.stats()
@@ -469,8 +533,10 @@ class Run:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self.stop("finished")
+        if exc_type is None or (
+            issubclass(exc_type, SystemExit) and getattr(exc, "code", 1) in (None, 0)
+        ):
+            self.stop("finished")  # sys.exit() / sys.exit(0) is a normal end
         elif issubclass(exc_type, KeyboardInterrupt):
             self.stop("killed")
         else:
@@ -491,12 +557,18 @@ class Run:
         self._collectors = collectors
 
     def _detach_after_fork(self) -> None:
-        """In a forked child: make this copy inert so nothing is sent twice."""
+        """In a forked child: make this copy inert so nothing is sent twice.
+
+        The copy drops its dispatcher: its threads do not exist in the child, and its locks
+        may have been held by them at the fork.
+        """
         self._inert_reason = "forked child"
         self._accepting = False
         self._lock = threading.Lock()
         if self._buffer is not None:
             self._buffer.clear()
+        self._buffer = None
+        self._dispatcher = None
 
     def _ignored(self, call: str) -> None:
         if self._inert_reason == "non-zero rank":

@@ -48,23 +48,30 @@ def metric_value(value: object, name: str) -> float:
         raise TypeError(f"metric {name!r}: value must be a number, got {kind.__name__}") from exc
 
 
-def step_value(step: object, name: str) -> int:
+def step_value(step: object, where: str) -> int:
     """The int step for ``step`` (the caller already ruled out ``int`` and ``None``).
+
+    Args:
+        step: What the caller passed: a whole float, a NumPy integer, a 0-d tensor.
+        where: What the step belongs to, for the error (``"metric 'loss'"``).
 
     Raises:
         TypeError: ``step`` is not a whole number.
     """
     if isinstance(step, bool):
-        raise TypeError(f"metric {name!r}: step must be an int, got bool {step!r}")
+        raise TypeError(f"{where}: step must be an int, got bool {step!r}")
     item = getattr(step, "item", None)
-    raw = item() if callable(item) else step
+    raw: object = step
+    if callable(item):
+        try:
+            raw = item()
+        except (ValueError, RuntimeError):  # a multi-element array or tensor
+            raw = step
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
     if isinstance(raw, float) and raw.is_integer():
         return int(raw)
-    raise TypeError(
-        f"metric {name!r}: step must be a whole number, got {type(step).__name__} {step!r}"
-    )
+    raise TypeError(f"{where}: step must be a whole number, got {type(step).__name__} {step!r}")
 
 
 def check_name(name: object, what: str = "metric") -> str:

@@ -18,13 +18,18 @@ step, ts). Paths are relative to the run folder. NaN and infinite values are wri
 Crash tolerance: a batch is appended with one ``write`` call after its artifact and media files
 exist, so a process killed at any moment (SIGKILL included) leaves every earlier batch intact;
 at worst the last line is cut short, and the reader skips it. ``run.json`` then still says
-``running``. Files are fsync'ed on ``run.flush()`` and at close (and after every batch with
-``fsync: true``), which also covers a power loss. The ``seq`` numbers make the folder a spool
-that a sync tool can replay into another backend and resume from.
+``running``. An append that fails part way (disk full) is cut back off the file before the
+dispatcher retries the batch, so no record is written twice or glued to a broken line. An
+artifact whose source file was deleted before the write is refused (counted as failed in
+``run.stats()``) instead of holding up the records after it. Files are fsync'ed on
+``run.flush()`` and at close (and after every batch with ``fsync: true``), which also covers a
+power loss. The ``seq`` numbers make the folder a spool that a sync tool can replay into
+another backend and resume from.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -41,6 +46,7 @@ from pydantic import Field
 
 from tracelet._version import __version__
 from tracelet.backend import BaseBackend, RunInfo
+from tracelet.errors import RejectedError
 from tracelet.records import (
     ALL_CAPABILITIES,
     Batch,
@@ -101,6 +107,7 @@ class LocalBackend(BaseBackend):
         self.run_dir: Path | None = None
         self._fd: int | None = None
         self._seq = 0
+        self._size = 0  # bytes of records.jsonl written by complete batches
         self._meta: dict[str, Any] = {}
 
     @property
@@ -126,8 +133,19 @@ class LocalBackend(BaseBackend):
         }
         _write_json_atomic(run_dir / RUN_FILE, self._meta)
         self._fd = os.open(run_dir / RECORDS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = 0
 
     def write(self, batch: Batch) -> None:
+        """Append the batch to ``records.jsonl`` after copying its artifact and media files.
+
+        The append is all or nothing: if it fails part way, the file is cut back so that the
+        retried batch starts on a clean line.
+
+        Raises:
+            RejectedError: An artifact's source no longer exists; the rest of the batch is
+                written.
+            OSError: Nothing of the batch was recorded (the dispatcher retries it).
+        """
         assert self.run_dir is not None, "write before start"
         assert self._fd is not None, "write before start"
         seq = self._seq
@@ -150,7 +168,13 @@ class LocalBackend(BaseBackend):
                 f'"step":{step},"ts":{ts!r},"seq":{seq}}}'
             )
             seq += 1
+        missing: list[str] = []
         for a in batch.artifacts:
+            # Retrying cannot bring back a file deleted after log_artifact: refuse that one
+            # record instead of blocking the backend on it.
+            if not a.path.exists():
+                missing.append(os.fspath(a.path))
+                continue
             line(
                 {
                     "type": "artifact",
@@ -161,14 +185,31 @@ class LocalBackend(BaseBackend):
             )
         for m in batch.media:
             line(self._media_record(m, seq))
-        data = ("\n".join(lines) + "\n").encode("utf-8")
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        if self.settings.fsync:
-            os.fsync(self._fd)
+        if lines:
+            self._append(("\n".join(lines) + "\n").encode("utf-8"))
         self._seq = seq
+        if missing:
+            raise RejectedError(
+                f"artifact source(s) deleted before they could be copied: {', '.join(missing)}",
+                count=len(missing),
+            )
+
+    def _append(self, data: bytes) -> None:
+        fd = self._fd
+        assert fd is not None, "write before start"
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if self.settings.fsync:
+                os.fsync(fd)
+        except BaseException:
+            # A partial append would glue the retried batch's first line onto a cut one.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._size)
+            raise
+        self._size += len(data)
 
     def _copy_artifact(self, source: Path, name: str, is_dir: bool) -> str:
         assert self.run_dir is not None
@@ -332,7 +373,8 @@ class LocalRun:
 
     @property
     def media(self) -> list[dict[str, Any]]:
-        """Text, image, histogram and figure records (file paths made absolute on access)."""
+        """Text, image, histogram and figure records as stored (``path`` is relative to the
+        run folder: open ``run.path / record["path"]``)."""
         return self._index["media"]  # type: ignore[no-any-return]
 
     def metric_history(self, name: str) -> list[Metric]:
@@ -352,7 +394,9 @@ def read_run(path: str | os.PathLike[str]) -> LocalRun:
 def list_runs(
     root: str | os.PathLike[str] = DEFAULT_PATH, project: str | None = None
 ) -> list[LocalRun]:
-    """Every run under ``root`` (optionally one project's), oldest first."""
+    """Every run under ``root`` (optionally one project's), oldest first (by start time)."""
     base = Path(root)
     pattern = f"{safe_name(project)}/*/{RUN_FILE}" if project else f"*/*/{RUN_FILE}"
-    return [LocalRun(p.parent) for p in sorted(base.glob(pattern), key=lambda p: p.parent.name)]
+    runs = [LocalRun(p.parent) for p in base.glob(pattern)]
+    # Run ids sort by the second only (runs started in the same second are in random order).
+    return sorted(runs, key=lambda r: (float(r.meta.get("start_time") or 0.0), r.path.name))

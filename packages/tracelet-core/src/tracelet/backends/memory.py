@@ -7,11 +7,13 @@ process.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from tracelet.backend import BaseBackend, RunInfo
+from tracelet.errors import RejectedError
 from tracelet.records import (
     ALL_CAPABILITIES,
     Batch,
@@ -65,6 +67,17 @@ _stores: dict[str, MemoryStore] = {}
 _lock = threading.Lock()
 
 
+def _reset_lock_after_fork() -> None:
+    # Another thread of the parent may have held the lock at the fork: the child's copy would
+    # stay locked forever.
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_after_fork)
+
+
 def stored(run: Run | str) -> MemoryStore:
     """What the ``memory`` backend holds for a run (the :class:`~tracelet.Run` or its id).
 
@@ -96,23 +109,39 @@ class MemoryBackend(BaseBackend):
             _stores[run.id] = self.store
 
     def write(self, batch: Batch) -> None:
+        """Store the batch. Artifacts are read first, so a failed read stores nothing.
+
+        Raises:
+            RejectedError: An artifact's source no longer exists; the rest is stored.
+            OSError: An artifact could not be read; nothing was stored (retried).
+        """
         store = self.store
         assert store is not None, "write before start"
+        contents: dict[str, bytes] = {}
+        missing: list[str] = []
+        for artifact in batch.artifacts:
+            if not artifact.path.exists():
+                missing.append(os.fspath(artifact.path))
+            elif artifact.is_dir:
+                for file in sorted(p for p in artifact.path.rglob("*") if p.is_file()):
+                    rel = file.relative_to(artifact.path).as_posix()
+                    contents[f"{artifact.name}/{rel}"] = file.read_bytes()
+            else:
+                contents[artifact.name] = artifact.path.read_bytes()
         for param in batch.params:
             store.params[param.name] = param.value
         for tag in batch.tags:
             store.tags[tag.name] = tag.value
         for metric in batch.metrics:
             store.metrics.setdefault(metric.name, []).append(metric)
-        for artifact in batch.artifacts:
-            if artifact.is_dir:
-                for file in sorted(p for p in artifact.path.rglob("*") if p.is_file()):
-                    rel = file.relative_to(artifact.path).as_posix()
-                    store.artifacts[f"{artifact.name}/{rel}"] = file.read_bytes()
-            else:
-                store.artifacts[artifact.name] = artifact.path.read_bytes()
+        store.artifacts.update(contents)
         store.media.extend(batch.media)
         store.writes += 1
+        if missing:
+            raise RejectedError(
+                f"artifact source(s) deleted before they could be read: {', '.join(missing)}",
+                count=len(missing),
+            )
 
     def flush(self) -> None:
         if self.store is not None:
