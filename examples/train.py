@@ -49,8 +49,10 @@ class MLP:
         self.b2 = 0.0
 
     def forward(self, x: Point) -> tuple[list[float], float]:
-        h = [math.tanh(w[0] * x[0] + w[1] * x[1] + b) for w, b in zip(self.w1, self.b1)]
-        z = sum(wi * hi for wi, hi in zip(self.w2, h)) + self.b2
+        h = [
+            math.tanh(w[0] * x[0] + w[1] * x[1] + b) for w, b in zip(self.w1, self.b1, strict=True)
+        ]
+        z = sum(wi * hi for wi, hi in zip(self.w2, h, strict=True)) + self.b2
         return h, 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def predict(self, x: Point) -> float:
@@ -153,7 +155,7 @@ def main() -> None:
                 run.log_metric("train/loss", loss, step=step)
                 step += 1
             val_loss, val_acc = evaluate(model, val)
-            train_loss, train_acc = evaluate(model, train)
+            _, train_acc = evaluate(model, train)
             run.log_metrics(
                 {"val/loss": val_loss, "val/accuracy": val_acc, "train/accuracy": train_acc},
                 step=step,

@@ -68,7 +68,7 @@ class Recorder(BaseBackend):
         self.fail(batch)
         self.batches.append(batch)
         self.kinds.update(batch.kinds())
-        self.points.extend((m.name, m.value, m.step) for m in batch.metrics)
+        self.points.extend((name, value, step) for name, value, step, _ in batch.metrics)
 
     def fail(self, batch: Batch) -> None:
         """Raise here to fail the write before anything is stored."""

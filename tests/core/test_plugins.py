@@ -57,7 +57,7 @@ class ListBackend(BaseBackend):
         ListBackend.labels.append(self.label)
 
     def write(self, batch: Batch) -> None:
-        ListBackend.metrics.extend((m.name, m.value, m.step) for m in batch.metrics)
+        ListBackend.metrics.extend((name, value, step) for name, value, step, _ in batch.metrics)
 
     def close(self, status: RunStatus) -> None:
         pass

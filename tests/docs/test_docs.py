@@ -84,6 +84,7 @@ def test_python_blocks_run(doc: Path, tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     assert result.returncode == 0, f"{doc}:\n{result.stdout}\n{result.stderr}"
 

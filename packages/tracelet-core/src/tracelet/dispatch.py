@@ -34,7 +34,6 @@ from tracelet.records import (
     Artifact,
     Batch,
     Capability,
-    Metric,
     Param,
     RunStatus,
     Tag,
@@ -514,7 +513,6 @@ class Dispatcher:
     def _route(self) -> None:
         buffer = self.buffer
         popleft = buffer.popleft
-        make_metric = Metric._make
         limit = self._batch_limit
         while buffer:
             batch = Batch()
@@ -526,7 +524,7 @@ class Dispatcher:
                     break
                 n += 1
                 if type(record) is tuple:
-                    metrics.append(make_metric(record))
+                    metrics.append(record)
                 elif isinstance(record, Param):
                     batch.params.append(record)
                 elif isinstance(record, Tag):

@@ -1,9 +1,10 @@
 """What a run records, as the backends receive it.
 
-The training loop's thread creates as little as possible: a metric travels through the
-dispatcher as a plain ``(name, value, step, timestamp)`` tuple and becomes a :class:`Metric`
-only on the dispatcher's thread. Everything else (params, tags, artifacts, media) is rare and is
-built as its final record at the call.
+The training loop's thread creates as little as possible: a metric point travels all the way to
+the backends as a plain ``(name, value, step, timestamp)`` tuple (:data:`MetricPoint`): no
+object is built per point on any thread, and tuples of atomic values are not tracked by the
+garbage collector. Unpack it, or use ``Metric._make(point)`` for attribute access. Everything
+else (params, tags, artifacts, media) is rare and is built as its final record at the call.
 
 A backend receives :class:`Batch` objects. It declares which record kinds it can store with
 :data:`Capability` names; the dispatcher never sends it a kind it did not declare.
@@ -32,8 +33,13 @@ ALL_CAPABILITIES: frozenset[Capability] = frozenset(
 ParamValue: TypeAlias = str | int | float | bool | None
 
 
+#: One metric point as backends receive it in :attr:`Batch.metrics`:
+#: ``(name, value, step, timestamp)``, with the meanings documented on :class:`Metric`.
+MetricPoint: TypeAlias = tuple[str, float, int, float]
+
+
 class Metric(NamedTuple):
-    """One point of a metric.
+    """One point of a metric, with names (what readers return; same layout as MetricPoint).
 
     Attributes:
         name: Metric name as the user gave it (``"train/loss"``).
@@ -148,8 +154,8 @@ MEDIA_CAPABILITY: dict[type[Media], Capability] = {
     Figure: "figures",
 }
 
-#: What the dispatcher queues: a metric tuple ``(name, value, step, timestamp)`` or a record.
-QueuedRecord: TypeAlias = "tuple[str, float, int, float] | Param | Tag | Artifact | Media"
+#: What the dispatcher queues: a metric point or a record.
+QueuedRecord: TypeAlias = "MetricPoint | Param | Tag | Artifact | Media"
 
 
 @dataclass(slots=True)
@@ -158,9 +164,13 @@ class Batch:
 
     Order across kinds is not kept: a backend may apply params, then tags, then metrics, then
     artifacts and media. A batch is shared between backends: treat it as read-only.
+
+    Attributes:
+        metrics: Points as ``(name, value, step, timestamp)`` tuples; unpack them
+            (``for name, value, step, ts in batch.metrics``).
     """
 
-    metrics: list[Metric] = field(default_factory=list)
+    metrics: list[MetricPoint] = field(default_factory=list)
     params: list[Param] = field(default_factory=list)
     tags: list[Tag] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)

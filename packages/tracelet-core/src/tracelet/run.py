@@ -14,28 +14,18 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from tracelet import media
-from tracelet.records import (
-    RUN_STATUSES,
-    Artifact,
-    Figure,
-    Histogram,
-    Image,
-    Param,
-    RunStatus,
-    Tag,
-    Text,
-)
-from tracelet.values import check_name, flatten_params, metric_value, param_value, step_value
+from tracelet.values import check_name, metric_value, step_value
 
+# The record types, media encoders and pathlib load on first use of the calls that need them:
+# the metric hot path needs none of them, and `import tracelet` stays cheap.
 if TYPE_CHECKING:
     from tracelet.backend import Backend, RunInfo
     from tracelet.collector import Collector
     from tracelet.dispatch import BackendStats, Dispatcher
+    from tracelet.records import RunStatus
     from tracelet.settings import ResolvedSettings
 
 logger = logging.getLogger("tracelet")
@@ -279,6 +269,9 @@ class Run:
         if isinstance(value, Mapping):
             self.log_params({name: value})
             return
+        from tracelet.records import Param
+        from tracelet.values import param_value
+
         self._enqueue(Param(check_name(name, "param"), param_value(value)))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -293,6 +286,8 @@ class Run:
             return
         if not isinstance(params, Mapping):
             raise TypeError(f"log_params takes a mapping, got {type(params).__name__}")
+        from tracelet.values import flatten_params
+
         for record in flatten_params(params):
             self._enqueue(record)
 
@@ -305,6 +300,8 @@ class Run:
         if not self._accepting:
             self._ignored("set_tag")
             return
+        from tracelet.records import Tag
+
         self._enqueue(Tag(check_name(name, "tag"), str(value)))
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
@@ -319,6 +316,8 @@ class Run:
             return
         if not isinstance(tags, Mapping):
             raise TypeError(f"set_tags takes a mapping, got {type(tags).__name__}")
+        from tracelet.records import Tag
+
         records = [Tag(check_name(name, "tag"), str(value)) for name, value in tags.items()]
         for record in records:
             self._enqueue(record)
@@ -342,6 +341,10 @@ class Run:
         if not self._accepting:
             self._ignored("log_artifact")
             return
+        from pathlib import Path
+
+        from tracelet.records import Artifact
+
         resolved = Path(path).expanduser().resolve()
         if not resolved.exists():
             raise FileNotFoundError(f"log_artifact: {os.fspath(path)!r} does not exist")
@@ -363,6 +366,8 @@ class Run:
         if not isinstance(text, str):
             raise TypeError(f"log_text {name!r}: text must be a str, got {type(text).__name__}")
         name = check_name(name, "text")
+        from tracelet.records import Text
+
         self._enqueue(Text(name, text, self._media_step("text", name, step), _time()))
 
     def log_image(
@@ -382,6 +387,9 @@ class Run:
             self._ignored("log_image")
             return
         name = check_name(name, "image")
+        from tracelet import media
+        from tracelet.records import Image
+
         png, width, height = media.image_png(image)
         self._enqueue(
             Image(name, png, width, height, self._media_step("image", name, step), _time(), caption)
@@ -401,6 +409,9 @@ class Run:
             self._ignored("log_histogram")
             return
         name = check_name(name, "histogram")
+        from tracelet import media
+        from tracelet.records import Histogram
+
         edges, counts, finite = media.histogram(values, bins)
         self._enqueue(
             Histogram(
@@ -418,6 +429,9 @@ class Run:
             self._ignored("log_figure")
             return
         name = check_name(name, "figure")
+        from tracelet import media
+        from tracelet.records import Figure
+
         png, plotly_json = media.figure_payload(figure)
         self._enqueue(
             Figure(name, self._media_step("figure", name, step), _time(), png, plotly_json)
@@ -479,6 +493,8 @@ class Run:
         Raises:
             ValueError: ``status`` is not one of the three.
         """
+        from tracelet.records import RUN_STATUSES
+
         if status not in RUN_STATUSES:
             raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}")
         with self._lock:

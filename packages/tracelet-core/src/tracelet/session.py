@@ -15,12 +15,10 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import secrets
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -70,13 +68,15 @@ def distributed_rank(environ: Mapping[str, str] | None = None) -> int | None:
 
 def default_run_name() -> str:
     """``<script>-<YYYYmmdd-HHMMSS>``, or ``run-<...>`` outside a script."""
-    script = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
+    script = ""
+    if sys.argv and sys.argv[0] not in ("", "-c", "-m"):
+        script = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     return f"{script or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def new_run_id() -> str:
     """A unique id that sorts by start time: ``20261126-203355-1a2b3c``."""
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
 
 
 def start_run(

@@ -7,14 +7,14 @@ whether or not those libraries are installed.
 
 from __future__ import annotations
 
-import enum
-import json
 import math
 import os
+import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tracelet.records import Param, ParamValue
+if TYPE_CHECKING:
+    from tracelet.records import Param, ParamValue
 
 
 def metric_value(value: object, name: str) -> float:
@@ -91,7 +91,8 @@ def param_value(value: Any) -> ParamValue:
     """
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
-    if isinstance(value, enum.Enum):
+    enum = sys.modules.get("enum")  # an Enum exists only if its module was imported
+    if enum is not None and isinstance(value, enum.Enum):
         return param_value(value.value)
     if isinstance(value, os.PathLike):
         return str(os.fspath(value))
@@ -103,6 +104,8 @@ def param_value(value: Any) -> ParamValue:
             pass
     if isinstance(value, (list, tuple, set, frozenset)):
         seq = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else list(value)
+        import json
+
         try:
             return json.dumps(seq, default=str)
         except (TypeError, ValueError):
@@ -116,6 +119,8 @@ def flatten_params(values: Mapping[str, Any], prefix: str = "") -> list[Param]:
     Raises:
         TypeError: A key is not a string or is empty.
     """
+    from tracelet.records import Param
+
     out: list[Param] = []
     for key, value in values.items():
         if not isinstance(key, str) or not key:

@@ -162,10 +162,16 @@ class LocalBackend(BaseBackend):
             line({"type": "param", "name": p.name, "value": p.value})
         for t in batch.tags:
             line({"type": "tag", "name": t.name, "value": t.value})
+        quoted: dict[str, str] = {}  # a batch holds few distinct names: quote each once
+        append = lines.append
         for name, value, step, ts in batch.metrics:
-            lines.append(
-                f'{{"type":"metric","name":{dumps(name)},"value":{dumps(value)},'
-                f'"step":{step},"ts":{ts!r},"seq":{seq}}}'
+            q = quoted.get(name)
+            if q is None:
+                q = quoted[name] = dumps(name)
+            # repr() of a finite float is what json.dumps writes; NaN/inf need its spelling.
+            v = repr(value) if value - value == 0.0 else dumps(value)
+            append(
+                f'{{"type":"metric","name":{q},"value":{v},"step":{step},"ts":{ts!r},"seq":{seq}}}'
             )
             seq += 1
         missing: list[str] = []

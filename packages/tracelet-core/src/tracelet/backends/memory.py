@@ -132,8 +132,8 @@ class MemoryBackend(BaseBackend):
             store.params[param.name] = param.value
         for tag in batch.tags:
             store.tags[tag.name] = tag.value
-        for metric in batch.metrics:
-            store.metrics.setdefault(metric.name, []).append(metric)
+        for point in batch.metrics:
+            store.metrics.setdefault(point[0], []).append(Metric._make(point))
         store.artifacts.update(contents)
         store.media.extend(batch.media)
         store.writes += 1

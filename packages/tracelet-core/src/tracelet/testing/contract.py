@@ -166,10 +166,10 @@ class BackendContract:
         run = self.start(harness, "metrics")
         expected: dict[str, list[tuple[int, float]]] = {"train/loss": [], "train/acc": [], "lr": []}
         for step in range(300):
-            for name in expected:
+            for name, points in expected.items():
                 value = (step + 1) / (len(name) + step + 2)
                 run.log_metric(name, value, step=step)
-                expected[name].append((step, value))
+                points.append((step, value))
         assert run.stop(), run.stats()
         stored = harness.read(run)
         _assert_metrics(stored, expected)
@@ -198,8 +198,11 @@ class BackendContract:
         assert run.stop(), run.stats()
         params = {k: param_text(v) for k, v in harness.read(run).params.items()}
         expected = {
-            "lr": "0.001", "epochs": "3", "optimizer/name": "adam",
-            "optimizer/beta1": "0.9", "use_amp": "True",
+            "lr": "0.001",
+            "epochs": "3",
+            "optimizer/name": "adam",
+            "optimizer/beta1": "0.9",
+            "use_amp": "True",
         }
         for key, value in expected.items():
             assert params.get(key) == value, f"param {key!r}: {params.get(key)!r} != {value!r}"
@@ -249,9 +252,15 @@ class BackendContract:
         assert harness.read(run).status in (expected, None)
 
     def test_exception_in_with_block_fails_the_run(self, harness: BackendHarness) -> None:
-        with pytest.raises(RuntimeError, match="boom"), self.start(harness, "with-error") as run:
-            run.log_metric("x", 1.0, step=0)
-            raise RuntimeError("boom")
+        run = self.start(harness, "with-error")
+
+        def fail_inside_the_run() -> None:
+            with run:
+                run.log_metric("x", 1.0, step=0)
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            fail_inside_the_run()
         stored = harness.read(run)
         assert stored.status in ("failed", None)
         _assert_metrics(stored, {"x": [(0, 1.0)]})
