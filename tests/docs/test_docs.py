@@ -21,6 +21,7 @@ import pytest
 
 from tracelet.backends.local import LocalSettings
 from tracelet.settings import CoreSettings
+from tracelet.testing import BackendContract
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC_FILES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
@@ -102,3 +103,33 @@ def test_every_setting_is_documented() -> None:
         assert f"| `{key}` |" in page, f"core key {key!r} missing from docs/configuration.md"
     for key in LocalSettings.model_fields:
         assert f"| `local.{key}` |" in page, f"local key {key!r} missing from the docs"
+
+
+def _contract_size() -> int:
+    """How many tests one BackendContract subclass runs (parametrized cases included)."""
+    count = 0
+    for name in dir(BackendContract):
+        if name.startswith("test_"):
+            marks = getattr(getattr(BackendContract, name), "pytestmark", [])
+            params = [m for m in marks if m.name == "parametrize"]
+            count += len(params[0].args[1]) if params else 1
+    return count
+
+
+def test_plugin_guide_backend_passes_the_contract(tmp_path: Path) -> None:
+    """docs/plugins.md's blocks, saved as one test module, pass the contract suite they show."""
+    blocks = python_blocks(ROOT / "docs" / "plugins.md")
+    module = tmp_path / "test_plugin_guide.py"
+    module.write_text("\n\n".join(b.code for b in blocks), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module)],
+        cwd=tmp_path,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{_contract_size()} passed" in result.stdout, result.stdout
+    assert "skipped" not in result.stdout

@@ -122,6 +122,14 @@ class Run:
         """True when this run ignores every call (non-zero distributed rank, forked child)."""
         return self._inert_reason is not None
 
+    def capabilities(self) -> dict[str, frozenset[str]]:
+        """What each backend stores (``"metrics"``, ``"params"``, ``"images"``, ...).
+
+        A record of a kind a backend lacks is not sent to it; it is counted as ``unsupported``
+        in :meth:`stats` and reported once in the log.
+        """
+        return {name: frozenset(b.capabilities) for name, b in self._backends.items()}
+
     def locations(self) -> dict[str, str | None]:
         """Where to look at the run, per backend (a path, a URL or a command)."""
         out: dict[str, str | None] = {}
