@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 
 from tracelet import session
 from tracelet.plugins import PluginHost
+
+# Make tests/support importable as `support` from every test module.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 #: Env vars that would change what a test sees: ours, the distributed rank, backends' own.
 _ISOLATED_PREFIXES = ("TRACELET_", "MLFLOW_", "WANDB_", "CLEARML_", "AIM_")

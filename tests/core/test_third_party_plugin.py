@@ -11,83 +11,28 @@ fixture declares two entry points: ``example`` (a working backend writing JSON l
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.venvs import REPO, Venv, build_wheels, checked, create_venv, run
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 CORE = REPO / "packages" / "tracelet-core"
 FIXTURE = REPO / "tests" / "fixtures" / "tracelet-example-backend"
-CONSTRAINTS = REPO / "requirements" / "constraints.txt"
-
-
-@dataclass(frozen=True)
-class Venv:
-    """The fresh environment: its interpreter and its ``tracelet`` console script."""
-
-    root: Path
-
-    @property
-    def python(self) -> Path:
-        return self.root / "bin" / "python"
-
-    @property
-    def tracelet(self) -> Path:
-        return self.root / "bin" / "tracelet"
-
-
-def _run(
-    args: list[str | Path], cwd: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run a command with none of this process's Tracelet, venv or path settings."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TRACELET_", "EXAMPLE_"))
-        and k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
-    }
-    return subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _checked(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, f"{result.args} failed:\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     """Wheels of tracelet-core and the fixture, installed into one fresh venv per module."""
     base = tmp_path_factory.mktemp("third-party")
-    wheels = base / "wheels"
-    pip: list[str | Path] = [sys.executable, "-m", "pip"]
-    flags = ("--quiet", "--no-deps", "--no-build-isolation")
-    _checked(_run([*pip, "wheel", *flags, "-w", wheels, CORE, FIXTURE], timeout=180))
-    built = sorted(wheels.glob("*.whl"))
+    built = build_wheels([CORE, FIXTURE], base / "wheels")
     assert [w.name.split("-")[0] for w in built] == ["tracelet_core", "tracelet_example_backend"]
-    env = Venv(base / "venv")
-    # Without pip: this process's pip installs into it (--python), which saves creating a
-    # copy of pip in every run of this test; the environment is just as fresh.
-    _checked(_run([sys.executable, "-m", "venv", "--without-pip", env.root]))
-    install: list[str | Path] = ["--python", env.python, "install", "--quiet"]
-    _checked(_run([*pip, *install, "-c", CONSTRAINTS, *built], timeout=300))
-    return env
+    return create_venv(base / "venv", *built)
 
 
 def _fixture_version() -> str:
@@ -101,7 +46,7 @@ def _fixture_version() -> str:
 def _script(venv: Venv, cwd: Path, code: str, *args: str) -> subprocess.CompletedProcess[str]:
     path = cwd / "script.py"
     path.write_text(textwrap.dedent(code))
-    return _run([venv.python, path, *args], cwd=cwd)
+    return run([venv.python, path, *args], cwd=cwd)
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -109,7 +54,7 @@ def _records(path: Path) -> list[dict[str, Any]]:
 
 
 def test_the_environment_uses_the_installed_wheels(venv: Venv, tmp_path: Path) -> None:
-    result = _checked(
+    result = checked(
         _script(
             venv,
             tmp_path,
@@ -125,7 +70,7 @@ def test_the_environment_uses_the_installed_wheels(venv: Venv, tmp_path: Path) -
 
 
 def test_tracelet_plugins_lists_the_third_party_backend(venv: Venv, tmp_path: Path) -> None:
-    result = _checked(_run([venv.tracelet, "plugins", "--json"], cwd=tmp_path))
+    result = checked(run([venv.tracelet, "plugins", "--json"], cwd=tmp_path))
     plugins = {row["name"]: row for row in json.loads(result.stdout)}
     assert set(plugins) == {"builtin", "example", "broken"}
     example = plugins["example"]
@@ -138,7 +83,7 @@ def test_tracelet_plugins_lists_the_third_party_backend(venv: Venv, tmp_path: Pa
     assert plugins["broken"]["status"] == "error"
     assert "No module named 'tracelet_example_sdk_not_installed'" in plugins["broken"]["error"]
 
-    table = _checked(_run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
+    table = checked(run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
     example_line = next(line for line in table.splitlines() if line.startswith("example "))
     assert "tracelet-example-backend" in example_line
     assert _fixture_version() in example_line
@@ -148,7 +93,7 @@ def test_tracelet_plugins_lists_the_third_party_backend(venv: Venv, tmp_path: Pa
 
 def test_start_logging_sends_records_to_the_third_party_backend(venv: Venv, tmp_path: Path) -> None:
     records = tmp_path / "out" / "records.jsonl"
-    _checked(
+    checked(
         _script(
             venv,
             tmp_path,
@@ -187,7 +132,7 @@ def test_the_plugin_section_in_tracelet_yaml(venv: Venv, tmp_path: Path) -> None
     config.write_text(
         "backend: example\nproject: from-yaml\nexample:\n  path: yaml-records.jsonl\n"
     )
-    _checked(
+    checked(
         _script(
             venv,
             tmp_path,
@@ -203,7 +148,7 @@ def test_the_plugin_section_in_tracelet_yaml(venv: Venv, tmp_path: Path) -> None
     assert (lines[0]["project"], lines[0]["name"]) == ("from-yaml", "configured-by-file")
     assert {"type": "metric", "name": "x", "value": 3.0, "step": 1} in lines
 
-    shown = json.loads(_checked(_run([venv.tracelet, "config", "--json"], cwd=tmp_path)).stdout)
+    shown = json.loads(checked(run([venv.tracelet, "config", "--json"], cwd=tmp_path)).stdout)
     rows = {row["key"]: row for row in shown["settings"]}
     assert (rows["example.path"]["value"], rows["example.path"]["source"]) == (
         "yaml-records.jsonl",
@@ -212,15 +157,15 @@ def test_the_plugin_section_in_tracelet_yaml(venv: Venv, tmp_path: Path) -> None
 
     # The plugin's model forbids unknown keys, so a typo in its section is an error.
     config.write_text("backend: example\nexample:\n  paht: typo.jsonl\n")
-    result = _run([venv.tracelet, "config"], cwd=tmp_path)
+    result = run([venv.tracelet, "config"], cwd=tmp_path)
     assert result.returncode == 1
     assert "example.paht" in result.stderr
     assert re.search(r"did you mean '(example\.)?path'", result.stderr, re.IGNORECASE)
     assert f"{config}:3" in result.stderr
 
 
-def test_a_broken_plugin_does_not_stop_a_local_run(venv: Venv, tmp_path: Path) -> None:
-    result = _checked(
+def test_a_broken_plugin_does_not_stop_a_localrun(venv: Venv, tmp_path: Path) -> None:
+    result = checked(
         _script(
             venv,
             tmp_path,

@@ -1,0 +1,45 @@
+"""`pip install tracelet` gives a working Tracelet: the meta-distribution's wheel holds no code
+by design, and pulls tracelet-core (the code) and tracelet-collectors.
+
+Builds the three wheels, installs ``tracelet`` by name into a fresh venv (the two others found
+next to it with ``--find-links``), then logs a run there and reads it back with the installed
+``tracelet`` command.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support.venvs import REPO, build_wheels, checked, create_venv, run
+
+pytestmark = pytest.mark.slow
+
+
+def test_pip_install_tracelet_from_wheels_logs_a_run(tmp_path: Path) -> None:
+    wheels = build_wheels(
+        [REPO, REPO / "packages" / "tracelet-core", REPO / "packages" / "tracelet-collectors"],
+        tmp_path / "wheels",
+    )
+    names = sorted(w.name.split("-")[0] for w in wheels)
+    assert names == ["tracelet", "tracelet_collectors", "tracelet_core"]
+    venv = create_venv(tmp_path / "venv", "tracelet", find_links=tmp_path / "wheels")
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import importlib.metadata as md, tracelet\n"
+        "assert md.version('tracelet') == md.version('tracelet-core') == tracelet.__version__\n"
+        "assert 'site-packages' in tracelet.__file__, tracelet.__file__\n"
+        "with tracelet.start_logging(exp_name='installed', project='wheels') as run:\n"
+        "    run.log_params({'lr': 0.1})\n"
+        "    for step in range(100):\n"
+        "        run.log_metric('loss', 1.0 / (step + 1), step=step)\n"
+        "print(run.locations()['local'])\n"
+    )
+    folder = checked(run([venv.python, script], cwd=tmp_path)).stdout.strip()
+    shown = json.loads(checked(run([venv.tracelet, "show", folder, "--json"], cwd=tmp_path)).stdout)
+    assert (shown["name"], shown["project"], shown["status"]) == ("installed", "wheels", "finished")
+    assert shown["params"] == {"lr": 0.1}
+    assert shown["metrics"]["loss"]["points"] == 100
+    assert shown["metrics"]["loss"]["last_step"] == 99

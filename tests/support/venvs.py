@@ -1,0 +1,81 @@
+"""Fresh virtual environments with wheels built from this repository, driven like a user would.
+
+The environment is created without pip (``python -m venv --without-pip``) and this process's pip
+installs into it (``pip --python``): creating a copy of pip for every test run costs seconds and
+the environment is just as fresh. Dependencies come from the package index, pinned by
+``requirements/constraints.txt``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CONSTRAINTS = REPO / "requirements" / "constraints.txt"
+_PRIVATE_ENV_PREFIXES = ("TRACELET_", "EXAMPLE_")
+_PRIVATE_ENV = ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+
+
+@dataclass(frozen=True)
+class Venv:
+    """A fresh environment: its interpreter and its ``tracelet`` console script."""
+
+    root: Path
+
+    @property
+    def python(self) -> Path:
+        return self.root / "bin" / "python"
+
+    @property
+    def tracelet(self) -> Path:
+        return self.root / "bin" / "tracelet"
+
+
+def run(
+    args: list[str | Path], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run a command with none of this process's Tracelet, venv or path settings."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_PRIVATE_ENV_PREFIXES) and k not in _PRIVATE_ENV
+    }
+    return subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def checked(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    """``result``, after asserting that the command succeeded (its output in the message)."""
+    assert result.returncode == 0, f"{result.args} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def build_wheels(sources: list[Path], dest: Path) -> list[Path]:
+    """Wheels of the given project folders (no dependencies, hatchling from this venv)."""
+    pip: list[str | Path] = [sys.executable, "-m", "pip"]
+    flags = ("--quiet", "--no-deps", "--no-build-isolation")
+    checked(run([*pip, "wheel", *flags, "-w", dest, *sources], timeout=180))
+    return sorted(dest.glob("*.whl"))
+
+
+def create_venv(root: Path, *requirements: str | Path, find_links: Path | None = None) -> Venv:
+    """A new environment at ``root`` with ``requirements`` (wheel paths or names) installed."""
+    env = Venv(root)
+    checked(run([sys.executable, "-m", "venv", "--without-pip", root]))
+    install: list[str | Path] = [sys.executable, "-m", "pip", "--python", env.python, "install"]
+    install += ["--quiet", "-c", CONSTRAINTS]
+    if find_links is not None:
+        install += ["--find-links", find_links]
+    checked(run([*install, *requirements], timeout=300))
+    return env
