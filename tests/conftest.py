@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,3 +39,48 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def host() -> PluginHost:
     """A fresh plugin host with only the built-in plugin (no entry points)."""
     return PluginHost(load_entrypoints=False)
+
+
+@pytest.fixture
+def no_leftover_threads(isolated: Path) -> Iterator[None]:
+    """Fail a test that leaves a router or backend thread running (checked before ``isolated``
+    stops leftover runs: the test itself must have stopped what it started)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 10
+    while True:
+        extra = [
+            t.name
+            for t in threading.enumerate()
+            if t not in before and t.is_alive() and t.name.startswith("tracelet")
+        ]
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert not extra, f"threads left running: {extra}"
+
+
+@pytest.fixture(scope="session")
+def example_backend_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the fixture distribution tracelet-example-backend installed in it (put it
+    on ``PYTHONPATH`` or ``sys.path`` to make its entry points visible)."""
+    target = tmp_path_factory.mktemp("site")
+    fixture = Path(__file__).resolve().parent / "fixtures" / "tracelet-example-backend"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(fixture),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return target

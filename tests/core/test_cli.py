@@ -59,30 +59,6 @@ def table(stdout: str) -> list[list[str]]:
     return [re.split(r"\s{2,}", line.strip()) for line in stdout.splitlines() if line.strip()]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with tracelet-example-backend installed in it, for ``PYTHONPATH``."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(FIXTURE),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return target
-
-
 def fixture_version() -> str:
     # tomllib is not in Python 3.10's standard library: find the one line by pattern.
     text = (FIXTURE / "pyproject.toml").read_text(encoding="utf-8")
@@ -159,9 +135,9 @@ def test_plugins_lists_the_builtin_plugin(tmp_path: Path) -> None:
 
 
 def test_plugins_json_shows_an_installed_plugin_and_a_broken_one(
-    tmp_path: Path, site: Path
+    tmp_path: Path, example_backend_site: Path
 ) -> None:
-    result = tracelet("plugins", "--json", cwd=tmp_path, site=site)
+    result = tracelet("plugins", "--json", cwd=tmp_path, site=example_backend_site)
     assert result.returncode == 0, result.stderr
     plugins = {row["name"]: row for row in json.loads(result.stdout)}
     assert plugins["builtin"]["backends"] == ["local", "memory"]
@@ -184,8 +160,8 @@ def test_plugins_json_shows_an_installed_plugin_and_a_broken_one(
     assert result.stderr == ""
 
 
-def test_plugins_table_shows_the_load_error(tmp_path: Path, site: Path) -> None:
-    result = tracelet("plugins", cwd=tmp_path, site=site)
+def test_plugins_table_shows_the_load_error(tmp_path: Path, example_backend_site: Path) -> None:
+    result = tracelet("plugins", cwd=tmp_path, site=example_backend_site)
     assert result.returncode == 0, result.stderr
     rows = {row[0]: row for row in table(result.stdout)}
     assert rows["example"][1:4] == [
@@ -197,9 +173,13 @@ def test_plugins_table_shows_the_load_error(tmp_path: Path, site: Path) -> None:
     assert rows["broken"][4].startswith("error: ModuleNotFoundError: No module named")
 
 
-def test_plugins_shows_disabled_plugins(tmp_path: Path, site: Path) -> None:
+def test_plugins_shows_disabled_plugins(tmp_path: Path, example_backend_site: Path) -> None:
     result = tracelet(
-        "plugins", "--json", cwd=tmp_path, site=site, env={"TRACELET_PLUGINS": "example"}
+        "plugins",
+        "--json",
+        cwd=tmp_path,
+        site=example_backend_site,
+        env={"TRACELET_PLUGINS": "example"},
     )
     statuses = {row["name"]: row["status"] for row in json.loads(result.stdout)}
     assert statuses["example"] == "loaded"
@@ -270,11 +250,13 @@ def test_config_without_a_file(tmp_path: Path) -> None:
     assert text.stdout.startswith("config file: none (no ./tracelet.yaml and TRACELET_CONFIG")
 
 
-def test_config_redacts_secrets_and_shows_plugin_sections(tmp_path: Path, site: Path) -> None:
+def test_config_redacts_secrets_and_shows_plugin_sections(
+    tmp_path: Path, example_backend_site: Path
+) -> None:
     (tmp_path / "tracelet.yaml").write_text("backend: example\nexample:\n  path: from-file\n")
     env = {"TRACELET_EXAMPLE__TOKEN": "s3cr3t-token", "EXAMPLE_RECORDS_PATH": "native.jsonl"}
 
-    result = tracelet("config", "--json", cwd=tmp_path, site=site, env=env)
+    result = tracelet("config", "--json", cwd=tmp_path, site=example_backend_site, env=env)
     rows = settings_of(result)
     assert (rows["example.token"]["value"], rows["example.token"]["source"]) == (
         REDACTED,
@@ -287,7 +269,7 @@ def test_config_redacts_secrets_and_shows_plugin_sections(tmp_path: Path, site: 
     )
     assert rows["backend"]["source"] == f"{tmp_path / 'tracelet.yaml'}:1"
 
-    text = tracelet("config", cwd=tmp_path, site=site, env=env)
+    text = tracelet("config", cwd=tmp_path, site=example_backend_site, env=env)
     assert text.returncode == 0, text.stderr
     shown = {row[0]: row for row in table(text.stdout)}
     assert shown["example.token"] == ["example.token", REDACTED, "env var TRACELET_EXAMPLE__TOKEN"]
@@ -296,10 +278,10 @@ def test_config_redacts_secrets_and_shows_plugin_sections(tmp_path: Path, site: 
 
 
 def test_config_warns_about_a_secret_in_the_file_without_showing_it(
-    tmp_path: Path, site: Path
+    tmp_path: Path, example_backend_site: Path
 ) -> None:
     (tmp_path / "tracelet.yaml").write_text("example:\n  token: file-s3cr3t\n")
-    result = tracelet("config", "--backend", "example", cwd=tmp_path, site=site)
+    result = tracelet("config", "--backend", "example", cwd=tmp_path, site=example_backend_site)
     assert result.returncode == 0, result.stderr
     warning = next(line for line in result.stderr.splitlines() if "example.token" in line)
     assert "config file" in warning
@@ -331,8 +313,10 @@ def test_config_errors_exit_1_with_the_message_on_stderr(
     assert "Traceback" not in result.stderr
 
 
-def test_config_selecting_a_broken_plugin_names_its_load_error(tmp_path: Path, site: Path) -> None:
-    result = tracelet("config", "--backend", "broken", cwd=tmp_path, site=site)
+def test_config_selecting_a_broken_plugin_names_its_load_error(
+    tmp_path: Path, example_backend_site: Path
+) -> None:
+    result = tracelet("config", "--backend", "broken", cwd=tmp_path, site=example_backend_site)
     assert result.returncode == 1
     assert result.stdout == ""
     assert "'broken' is installed (tracelet-example-backend) but its plugin failed to load" in (
@@ -340,7 +324,10 @@ def test_config_selecting_a_broken_plugin_names_its_load_error(tmp_path: Path, s
     )
     assert "tracelet_example_sdk_not_installed" in result.stderr
     # The same installation still resolves a run on the built-in backend.
-    assert tracelet("config", "--backend", "local", cwd=tmp_path, site=site).returncode == 0
+    assert (
+        tracelet("config", "--backend", "local", cwd=tmp_path, site=example_backend_site).returncode
+        == 0
+    )
 
 
 def test_config_takes_several_backends(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ class LocalHarness(BackendHarness):
             metrics={n: [(m.step, m.value) for m in pts] for n, pts in stored.metrics.items()},
             params=stored.params,
             tags=stored.tags,
-            artifacts=artifacts,
+            artifacts={n: f.read_bytes() for n, f in stored.artifact_files().items()},
             status=stored.status,
             name=stored.name,
         )

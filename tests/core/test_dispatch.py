@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -25,23 +24,7 @@ from tracelet.records import ALL_CAPABILITIES, Batch, Capability, RunStatus
 from tracelet.run import Run
 from tracelet.session import start_run
 
-
-@pytest.fixture(autouse=True)
-def no_leftover_threads(isolated: Path) -> Iterator[None]:
-    """Fail a test that leaves a router or backend thread running."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 10
-    while True:
-        extra = [
-            t.name
-            for t in threading.enumerate()
-            if t not in before and t.is_alive() and t.name.startswith("tracelet")
-        ]
-        if not extra or time.monotonic() > deadline:
-            break
-        time.sleep(0.01)
-    assert not extra, f"threads left running: {extra}"
+pytestmark = pytest.mark.usefixtures("no_leftover_threads")
 
 
 # -- backends --------------------------------------------------------------------------------------

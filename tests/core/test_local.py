@@ -8,9 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,23 +27,7 @@ from tracelet.plugins import PluginHost
 from tracelet.run import Run
 from tracelet.session import start_run
 
-
-@pytest.fixture(autouse=True)
-def no_leftover_threads(isolated: Path) -> Iterator[None]:
-    """Fail a test that leaves a router or backend thread running."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 10
-    while True:
-        extra = [
-            t.name
-            for t in threading.enumerate()
-            if t not in before and t.is_alive() and t.name.startswith("tracelet")
-        ]
-        if not extra or time.monotonic() > deadline:
-            break
-        time.sleep(0.01)
-    assert not extra, f"threads left running: {extra}"
+pytestmark = pytest.mark.usefixtures("no_leftover_threads")
 
 
 def start(host: PluginHost, root: Path, name: str = "local", **config: object) -> Run:

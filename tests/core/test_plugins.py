@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -306,35 +305,13 @@ def test_selecting_the_broken_plugin_names_its_load_error(host: PluginHost) -> N
 # -- entry points: the fixture distribution ----------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fixture_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with tracelet-example-backend installed in it (not on sys.path yet)."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(FIXTURE),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return target
-
-
 @pytest.fixture
-def example_installed(fixture_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def example_installed(
+    example_backend_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Make the fixture distribution visible to ``importlib.metadata`` for one test."""
-    monkeypatch.syspath_prepend(str(fixture_site))
-    yield fixture_site
+    monkeypatch.syspath_prepend(str(example_backend_site))
+    yield example_backend_site
     for module in [m for m in sys.modules if m.startswith("tracelet_example_backend")]:
         del sys.modules[module]
 

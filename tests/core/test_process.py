@@ -12,32 +12,14 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tracelet.backends.local import RECORDS_FILE, read_run
 
-
-@pytest.fixture(autouse=True)
-def no_leftover_threads(isolated: Path) -> Iterator[None]:
-    """Fail a test that leaves a router or backend thread running."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 10
-    while True:
-        extra = [
-            t.name
-            for t in threading.enumerate()
-            if t not in before and t.is_alive() and t.name.startswith("tracelet")
-        ]
-        if not extra or time.monotonic() > deadline:
-            break
-        time.sleep(0.01)
-    assert not extra, f"threads left running: {extra}"
+pytestmark = pytest.mark.usefixtures("no_leftover_threads")
 
 
 def script_env() -> dict[str, str]:

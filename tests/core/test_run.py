@@ -12,8 +12,6 @@ import json
 import logging
 import math
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,22 +30,7 @@ from tracelet.session import start_run
 BACKENDS = ("memory", "local")
 
 
-@pytest.fixture(autouse=True)
-def no_leftover_threads(isolated: Path) -> Iterator[None]:
-    """Fail a test that leaves a router or backend thread running."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 10
-    while True:
-        extra = [
-            t.name
-            for t in threading.enumerate()
-            if t not in before and t.is_alive() and t.name.startswith("tracelet")
-        ]
-        if not extra or time.monotonic() > deadline:
-            break
-        time.sleep(0.01)
-    assert not extra, f"threads left running: {extra}"
+pytestmark = pytest.mark.usefixtures("no_leftover_threads")
 
 
 def start(host: PluginHost, backend: str | list[str] = "memory", **config: Any) -> Run:
@@ -70,19 +53,11 @@ def read(run: Run, backend: str) -> dict[str, Any]:
     location = run.locations()["local"]
     assert location is not None
     stored = read_run(location)
-    artifacts: dict[str, bytes] = {}
-    for name, path in stored.artifacts.items():
-        if path.is_dir():
-            for file in sorted(path.rglob("*")):
-                if file.is_file():
-                    artifacts[f"{name}/{file.relative_to(path).as_posix()}"] = file.read_bytes()
-        else:
-            artifacts[name] = path.read_bytes()
     return {
         "metrics": {n: [(m.step, m.value) for m in pts] for n, pts in stored.metrics.items()},
         "params": stored.params,
         "tags": stored.tags,
-        "artifacts": artifacts,
+        "artifacts": {n: f.read_bytes() for n, f in stored.artifact_files().items()},
         "media": [_media_local(stored.path, r) for r in stored.media],
         "status": stored.status,
     }

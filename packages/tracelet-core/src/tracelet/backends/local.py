@@ -383,6 +383,18 @@ class LocalRun:
         run folder: open ``run.path / record["path"]``)."""
         return self._index["media"]  # type: ignore[no-any-return]
 
+    def artifact_files(self) -> dict[str, Path]:
+        """Every stored artifact file: ``"<name>"`` for a file, ``"<name>/<relative path>"`` for
+        each file of a logged directory."""
+        files: dict[str, Path] = {}
+        for name, path in self.artifacts.items():
+            if path.is_dir():
+                for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                    files[f"{name}/{file.relative_to(path).as_posix()}"] = file
+            else:
+                files[name] = path
+        return files
+
     def metric_history(self, name: str) -> list[Metric]:
         """The points of one metric (empty if it was never logged)."""
         return list(self.metrics.get(name, []))
