@@ -14,7 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -172,16 +175,26 @@ def main() -> None:
             run.flush()
 
     print(f"Trained {args.epochs} epochs: val accuracy {val_acc:.3f}, val loss {val_loss:.4f}")
+    print("The run is stored in:")
     for backend, location in run.locations().items():
         print(f"  {backend}: {location}")
     local = run.locations().get("local")
     if local:
-        print("Read it back with:")
-        print(f"  tracelet show {local}")
+        print("Look at it with:")
+        print(f"  {_tracelet_command()} show {os.path.relpath(local)}")
     stats = run.stats()
     lost = {name: s for name, s in stats.items() if s.pending or s.failed or s.dropped}
     if lost:
         raise SystemExit(f"some records were not delivered: {lost}")
+
+
+def _tracelet_command() -> str:
+    """How to call the ``tracelet`` command that belongs to this interpreter (its venv)."""
+    script = Path(sys.executable).parent / "tracelet"
+    if not script.exists() or shutil.which("tracelet") == str(script):
+        return "tracelet"
+    relative = os.path.relpath(script)
+    return str(script) if relative.startswith("..") else relative
 
 
 if __name__ == "__main__":
