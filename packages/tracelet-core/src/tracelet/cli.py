@@ -211,7 +211,7 @@ def _cmd_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    rows = [(key, _redact(value), source) for key, value, source in resolved.rows()]
+    rows = resolved.rows()  # secrets already redacted, nested ones included
     config_file = resolved.config_file
     if config_file is None:
         why = f"no ./{DEFAULT_CONFIG_FILE} and {CONFIG_ENV} is not set"
@@ -230,21 +230,6 @@ def _cmd_config(args: argparse.Namespace) -> int:
     print()
     _print_table([["KEY", "VALUE", "SOURCE"], *([k, _show(v), s] for k, v, s in rows)])
     return 0
-
-
-def _redact(value: Any) -> Any:
-    """Replace secrets anywhere in a value (``rows()`` redacts only top-level ones)."""
-    from pydantic import SecretBytes, SecretStr
-
-    from tracelet.settings.resolve import REDACTED
-
-    if isinstance(value, SecretStr | SecretBytes):
-        return REDACTED if value.get_secret_value() else ""
-    if isinstance(value, dict):
-        return {k: _redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_redact(v) for v in value]
-    return value
 
 
 def _show(value: Any) -> str:
