@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.processes import checked, run
 
 TRACELET = Path(sys.executable).parent / "tracelet"
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tracelet-example-backend"
@@ -28,23 +28,10 @@ def tracelet(
     *args: str, cwd: Path, env: dict[str, str] | None = None, site: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the console script in ``cwd`` with only the given Tracelet env vars."""
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TRACELET_", "EXAMPLE_")) and k != "PYTHONPATH"
-    }
+    extra = dict(env or {})
     if site is not None:
-        environ["PYTHONPATH"] = str(site)
-    environ.update(env or {})
-    return subprocess.run(
-        [str(TRACELET), *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+        extra["PYTHONPATH"] = str(site)
+    return run([TRACELET, *args], cwd, env=extra)
 
 
 def settings_of(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
@@ -85,15 +72,7 @@ def test_version_and_help_do_not_import_pydantic_or_pluggy(tmp_path: Path) -> No
         "heavy = sorted(m for m in ('pydantic', 'pluggy', 'yaml') if m in sys.modules)\n"
         "print(codes, heavy, file=sys.stderr)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = checked(run([sys.executable, "-c", code], tmp_path))
     assert result.stderr.strip() == "[0, 0] []"
 
 
@@ -362,16 +341,7 @@ def _log_a_run(cwd: Path) -> Path:
         "run.stop()\n"
         "print(run.locations()['local'])\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACELET_")}
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = checked(run([sys.executable, "-c", script], cwd))
     return Path(done.stdout.strip())
 
 

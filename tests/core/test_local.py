@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from support.processes import checked, run
 
 from tracelet.backends.local import (
     FORMAT_VERSION,
@@ -204,16 +204,8 @@ def test_a_failed_append_is_undone_before_the_retry(tmp_path: Path) -> None:
             """
         )
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACELET_")}
-    env["TRACELET_PLUGINS"] = ""
-    out = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "runs")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=True,
-    ).stdout
+    argv: list[str | Path] = [sys.executable, script, tmp_path / "runs"]
+    out = checked(run(argv, env={"TRACELET_PLUGINS": ""})).stdout
     lines = dict(line.split(" ", 1) for line in out.splitlines())
     assert int(lines["retries"]) >= 2, out
     assert lines["ok"] == "True", out

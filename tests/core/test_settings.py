@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any, ClassVar
 
 import pytest
 from pydantic import BaseModel, ConfigDict, SecretStr
+from support.processes import run
 
 import tracelet
 from tracelet.backend import BaseBackend, RunInfo
@@ -807,24 +806,13 @@ def test_precedence_end_to_end_in_a_subprocess(tmp_path: Path) -> None:
           path: file-runs
         """,
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACELET_")}
-    env.update(
-        {
-            "TRACELET_BACKEND": "local",
-            "TRACELET_BATCH_SIZE": "20",
-            "TRACELET_LOCAL__FSYNC": "true",
-            "TRACELET_PLUGINS": "",  # only the built-in backends
-        }
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {
+        "TRACELET_BACKEND": "local",
+        "TRACELET_BATCH_SIZE": "20",
+        "TRACELET_LOCAL__FSYNC": "true",
+        "TRACELET_PLUGINS": "",  # only the built-in backends
+    }
+    result = run([sys.executable, "-c", SCRIPT], tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     rows = document["rows"]
@@ -854,17 +842,7 @@ def test_a_config_error_in_a_subprocess_is_a_value_error_before_anything_starts(
         "except ValueError as e:\n"
         "    print(e)\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACELET_")}
-    env["TRACELET_PLUGINS"] = ""
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run([sys.executable, "-c", script], tmp_path, env={"TRACELET_PLUGINS": ""})
     assert result.returncode == 0, result.stderr
     assert "wandb: section of the 'wandb' backend, which is not installed" in result.stdout
     assert 'pip install "tracelet[wandb]"' in result.stdout

@@ -10,14 +10,13 @@ server (none of the core pages needs one).
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.processes import run
 
 from tracelet.backends.local import LocalSettings
 from tracelet.settings import CoreSettings
@@ -60,14 +59,6 @@ def python_blocks(path: Path) -> list[Block]:
     return blocks
 
 
-def _clean_env() -> dict[str, str]:
-    prefixes = ("TRACELET_", "MLFLOW_", "WANDB_", "CLEARML_", "AIM_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
-        env.pop(name, None)
-    return env
-
-
 FILES_WITH_CODE = [p for p in DOC_FILES if python_blocks(p)]
 
 
@@ -78,15 +69,7 @@ def test_python_blocks_run(doc: Path, tmp_path: Path) -> None:
     assert not needs, f"{doc}: blocks need services with no local fixture yet: {needs}"
     spec = tmp_path / "blocks.json"
     spec.write_text(json.dumps([b.__dict__ for b in blocks]))
-    result = subprocess.run(
-        [sys.executable, "-c", _RUNNER, str(spec)],
-        cwd=tmp_path,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run([sys.executable, "-c", _RUNNER, spec], tmp_path, timeout=300)
     assert result.returncode == 0, f"{doc}:\n{result.stdout}\n{result.stderr}"
 
 
@@ -121,15 +104,8 @@ def test_plugin_guide_backend_passes_the_contract(tmp_path: Path) -> None:
     blocks = python_blocks(ROOT / "docs" / "plugins.md")
     module = tmp_path / "test_plugin_guide.py"
     module.write_text("\n\n".join(b.code for b in blocks), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module)],
-        cwd=tmp_path,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    pytest_cmd: list[str | Path] = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    result = run([*pytest_cmd, module], tmp_path, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{_contract_size()} passed" in result.stdout, result.stdout
     assert "skipped" not in result.stdout

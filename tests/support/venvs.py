@@ -8,16 +8,16 @@ the environment is just as fresh. Dependencies come from the package index, pinn
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from support.processes import checked, run
+
+__all__ = ["CONSTRAINTS", "REPO", "Venv", "build_wheels", "checked", "create_venv", "run"]
+
 REPO = Path(__file__).resolve().parents[2]
 CONSTRAINTS = REPO / "requirements" / "constraints.txt"
-_PRIVATE_ENV_PREFIXES = ("TRACELET_", "EXAMPLE_")
-_PRIVATE_ENV = ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
 
 
 @dataclass(frozen=True)
@@ -33,32 +33,6 @@ class Venv:
     @property
     def tracelet(self) -> Path:
         return self.root / "bin" / "tracelet"
-
-
-def run(
-    args: list[str | Path], cwd: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run a command with none of this process's Tracelet, venv or path settings."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_PRIVATE_ENV_PREFIXES) and k not in _PRIVATE_ENV
-    }
-    return subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def checked(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    """``result``, after asserting that the command succeeded (its output in the message)."""
-    assert result.returncode == 0, f"{result.args} failed:\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 def build_wheels(sources: list[Path], dest: Path) -> list[Path]:

@@ -1,0 +1,49 @@
+"""Running commands the way a user's shell would, without this test process's settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+#: Env vars a child must not inherit from the test process: Tracelet's, the backends', the
+#: fixture backend's, the distributed rank, and anything that redirects the interpreter.
+_PRIVATE_PREFIXES = ("TRACELET_", "EXAMPLE_", "MLFLOW_", "WANDB_", "CLEARML_", "AIM_")
+_PRIVATE_NAMES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without the private variables, plus ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_PRIVATE_PREFIXES) and k not in _PRIVATE_NAMES
+    }
+    env.update(extra or {})
+    return env
+
+
+def run(
+    args: list[str | Path],
+    cwd: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command with a clean environment (plus ``env``), capturing text output."""
+    return subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def checked(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    """``result``, after asserting that the command succeeded (its output in the message)."""
+    assert result.returncode == 0, f"{result.args} failed:\n{result.stdout}\n{result.stderr}"
+    return result
