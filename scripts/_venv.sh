@@ -13,5 +13,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 install_project() {
     # The workspace's distributions, editable, plus whatever extra requirements are passed.
     python -m pip install --quiet -c requirements/constraints.txt \
-        -e packages/tracelet-core -e packages/tracelet-collectors -e . "$@"
+        -e packages/tracelet-core -e packages/tracelet-collectors -e packages/tracelet-mlflow \
+        -e . "$@"
 }

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tracelet import session
-from tracelet.plugins import PluginHost
-
 # Make tests/support importable as `support` from every test module.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support.mlflow_server import MlflowServer
+
+from tracelet import session
+from tracelet.plugins import PluginHost
 
 #: Env vars that would change what a test sees: ours, the distributed rank, backends' own.
 _ISOLATED_PREFIXES = ("TRACELET_", "MLFLOW_", "WANDB_", "CLEARML_", "AIM_")
@@ -84,3 +86,13 @@ def example_backend_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=120,
     )
     return target
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real ``mlflow server`` on a free port of 127.0.0.1 for the whole session (sqlite store,
+    proxied artifacts in a temp dir); started on first use, stopped at the end."""
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow-server"))
+    server.start()
+    yield server
+    server.stop()

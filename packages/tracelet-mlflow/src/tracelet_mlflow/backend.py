@@ -1,0 +1,520 @@
+"""The ``mlflow`` backend: one MLflow run, written through ``MlflowClient``.
+
+The backend never touches MLflow's global ("fluent") state: it keeps its own client and run id,
+so a ``mlflow.start_run()`` of the user's in the same process is neither used nor disturbed
+(``nested: true`` only reads which run is active, to make it the parent).
+
+Where records go:
+
+* metrics, params and tags: ``log_batch`` requests split at MLflow's limits
+  (:mod:`tracelet_mlflow.batching`), each point with its step and its timestamp in ms;
+* artifacts: ``log_artifact`` / ``log_artifacts`` under their name;
+* images: ``log_image(key=..., step=...)``, MLflow's stepped images (the run's image panel);
+* text: ``text/<name>/step_<step>.txt``; figures: ``figures/<name>/step_<step>.png`` (matplotlib)
+  or ``.html`` (plotly); histograms, which MLflow has no type for:
+  ``histograms/<name>/step_<step>.json`` holding ``edges`` and ``counts``.
+
+Names and values MLflow would refuse are rewritten (:mod:`tracelet_mlflow.names`), with one
+warning per kind of rewrite; a param logged again with a different value (MLflow keeps the first
+one) is refused alone, counted as failed in ``run.stats()``.
+
+A write that fails part way (the server went down) is retried by the dispatcher; the backend
+remembers how many of the batch's requests went through and carries on from the first one that
+did not, so nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlparse
+
+from tracelet.backend import BaseBackend, RunInfo
+from tracelet.errors import BackendStartError, RejectedError
+from tracelet.records import (
+    ALL_CAPABILITIES,
+    Artifact,
+    Batch,
+    Capability,
+    Figure,
+    Histogram,
+    Image,
+    Media,
+    RunStatus,
+    Text,
+)
+from tracelet_mlflow.batching import LogBatchRequest, split_requests
+from tracelet_mlflow.names import artifact_path, image_key, mlflow_key, truncate
+from tracelet_mlflow.settings import MlflowSettings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Experiment, Param, RunTag
+
+logger = logging.getLogger("tracelet.mlflow")
+
+#: MLflow's run status for each of Tracelet's.
+STATUS: dict[RunStatus, str] = {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED"}
+#: Where the full value of a param too long for MLflow is stored.
+LONG_PARAMS_FOLDER = "tracelet/params"
+#: The tag holding Tracelet's id of the run.
+RUN_ID_TAG = "tracelet.run_id"
+
+
+@dataclass
+class _Plan:
+    """The calls that store one batch, and how many of them went through."""
+
+    batch: Batch
+    calls: list[Callable[[], None]]
+    done: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+def _millis(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _step_file(folder: str, name: str, step: int, suffix: str) -> str:
+    return f"{folder}/{artifact_path(name)}/step_{step:08d}{suffix}"
+
+
+class MlflowBackend(BaseBackend):
+    """Logs one Tracelet run as one MLflow run (see the module docstring)."""
+
+    capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
+
+    def __init__(self, settings: MlflowSettings | None = None) -> None:
+        self.settings = settings or MlflowSettings()
+        self.tracking_uri: str | None = None
+        self.experiment_id: str | None = None
+        self.run_id: str | None = None
+        self._client: MlflowClient | None = None
+        self._keys: dict[str, str] = {}  # Tracelet name -> MLflow key
+        self._params: dict[str, str] = {}  # MLflow key -> value stored on the run
+        self._pending: _Plan | None = None
+        self._warned: set[str] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, run: RunInfo) -> None:
+        """Create the MLflow run (or resume ``run_id``) and its experiment when missing.
+
+        Raises:
+            BackendStartError: The tracking server did not answer within ``start_timeout``,
+                refused the credentials, or a run/experiment named in the settings is missing.
+        """
+        import mlflow
+        from mlflow import MlflowClient
+
+        s = self.settings
+        uri = s.tracking_uri or mlflow.get_tracking_uri()
+        self.tracking_uri = uri
+        if urlparse(uri).scheme in ("http", "https"):
+            check_server(uri, s.start_timeout)
+        client = self._client = MlflowClient(tracking_uri=uri)
+        if s.run_id is not None:
+            existing = self._get_run(s.run_id, "run_id")
+            self._params = dict(existing.data.params)
+            client.update_run(s.run_id, status="RUNNING", name=s.run_name)
+            self.run_id, self.experiment_id = s.run_id, existing.info.experiment_id
+            return
+        parent = self._parent()
+        experiment_id = self._experiment(run, parent.info.experiment_id if parent else None)
+        created = client.create_run(
+            experiment_id,
+            start_time=_millis(run.start_time),
+            tags=self._run_tags(run, parent.info.run_id if parent else None),
+            run_name=s.run_name or run.name,
+        )
+        self.run_id, self.experiment_id = created.info.run_id, experiment_id
+
+    def write(self, batch: Batch) -> None:
+        """Store the batch, carrying on where a failed attempt at the same batch stopped.
+
+        Raises:
+            RejectedError: Records MLflow can never take (a param changed value, an artifact
+                deleted before upload); the rest of the batch is stored.
+            Exception: Whatever MLflow raised; the calls before it went through and are not
+                repeated when the dispatcher retries the batch.
+        """
+        plan = self._pending
+        if plan is None or plan.batch is not batch:
+            plan = self._pending = self._plan(batch)
+        while plan.done < len(plan.calls):
+            plan.calls[plan.done]()
+            plan.done += 1
+        self._pending = None
+        if plan.refused:
+            raise RejectedError("; ".join(plan.refused), count=len(plan.refused))
+
+    def close(self, status: RunStatus) -> None:
+        """End the MLflow run with FINISHED, FAILED or KILLED."""
+        if self._client is not None and self.run_id is not None:
+            self._client.set_terminated(self.run_id, STATUS[status], end_time=_millis(time.time()))
+
+    @property
+    def location(self) -> str | None:
+        """The run's page for a server; for a database store, the ``mlflow ui`` command too."""
+        if self.tracking_uri is None or self.run_id is None:
+            return None
+        page = f"#/experiments/{self.experiment_id}/runs/{self.run_id}"
+        if urlparse(self.tracking_uri).scheme in ("http", "https"):
+            return f"{self.tracking_uri.rstrip('/')}/{page}"
+        uri = shlex.quote(absolute_store_uri(self.tracking_uri))
+        return f"mlflow ui --backend-store-uri {uri}  (then open http://127.0.0.1:5000/{page})"
+
+    # -- start helpers ---------------------------------------------------------------------
+
+    @property
+    def client(self) -> MlflowClient:
+        assert self._client is not None, "used before start"
+        return self._client
+
+    def _target(self) -> tuple[str, MlflowClient]:
+        """The run id and the client, once started."""
+        assert self.run_id is not None, "write before start"
+        return self.run_id, self.client
+
+    def _get_run(self, run_id: str, key: str) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_run(run_id)
+        except MlflowException as exc:
+            raise BackendStartError(
+                f"mlflow.{key}: no run {run_id!r} at {self.tracking_uri} ({exc.message}); "
+                f"check the id or unset mlflow.{key}"
+            ) from exc
+
+    def _parent(self) -> Any:
+        """The parent run (``parent_run_id`` or, with ``nested``, the active fluent run)."""
+        s = self.settings
+        if s.parent_run_id is not None:
+            return self._get_run(s.parent_run_id, "parent_run_id")
+        if not s.nested:
+            return None
+        import mlflow
+
+        active = mlflow.active_run()
+        if active is None:
+            raise BackendStartError(
+                "mlflow.nested is true but no MLflow run is active in this thread; call "
+                "mlflow.start_run() before start_logging, or set mlflow.parent_run_id"
+            )
+        return self._get_run(active.info.run_id, "nested")
+
+    def _experiment(self, run: RunInfo, parent_experiment: str | None) -> str:
+        """The experiment's id: ``experiment_id``, else ``experiment_name`` (created when
+        missing), else the parent run's experiment, else one named after the project."""
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+
+        s, client = self.settings, self.client
+        experiment: Experiment | None
+        if s.experiment_id is not None:
+            try:
+                experiment = client.get_experiment(s.experiment_id)
+            except MlflowException as exc:
+                raise BackendStartError(
+                    f"mlflow.experiment_id: no experiment {s.experiment_id!r} at "
+                    f"{self.tracking_uri}; set an existing id or use mlflow.experiment_name"
+                ) from exc
+        elif s.experiment_name is None and parent_experiment is not None:
+            return parent_experiment
+        else:
+            name = s.experiment_name or run.project
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                try:
+                    return client.create_experiment(name, artifact_location=s.artifact_location)
+                except MlflowException as exc:  # created meanwhile by another process
+                    if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+                        raise
+                    experiment = client.get_experiment_by_name(name)
+                    assert experiment is not None
+        if experiment.lifecycle_stage == "deleted":
+            raise BackendStartError(
+                f"the MLflow experiment {experiment.name!r} is deleted; restore it with "
+                f"`mlflow experiments restore --experiment-id {experiment.experiment_id}` or set "
+                "mlflow.experiment_name to another name"
+            )
+        return str(experiment.experiment_id)
+
+    def _run_tags(self, run: RunInfo, parent_run_id: str | None) -> dict[str, str]:
+        """The settings' tags plus MLflow's context tags (user, source, git commit), as
+        ``mlflow.start_run`` would set them, and Tracelet's run id."""
+        from mlflow.tracking.context.registry import resolve_tags
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
+
+        tags = {mlflow_key(k): str(v) for k, v in self.settings.tags.items()}
+        tags[RUN_ID_TAG] = run.id
+        if parent_run_id is not None:
+            tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
+        if self.settings.description is not None:
+            tags[MLFLOW_RUN_NOTE] = self.settings.description
+        return dict(resolve_tags(tags))
+
+    # -- write helpers ---------------------------------------------------------------------
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        if kind in self._warned:
+            logger.debug("tracelet: mlflow: %s", message)
+            return
+        self._warned.add(kind)
+        logger.warning(
+            "tracelet: mlflow: %s (warned once per run; see docs/backends/mlflow.md)", message
+        )
+
+    def _key(self, name: str) -> str:
+        key = self._keys.get(name)
+        if key is None:
+            key = self._keys[name] = mlflow_key(name)
+            if key != name:
+                self._warn_once("key", f"MLflow refuses the name {name!r}; stored as {key!r}")
+        return key
+
+    def _plan(self, batch: Batch) -> _Plan:
+        """Turn a batch into MLflow calls, deciding now what each record becomes."""
+        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
+
+        assert self.run_id is not None, "write before start"
+        plan = _Plan(batch, [])
+        params: list[Param] = []
+        long_values: list[Callable[[], None]] = []  # full text of params cut short
+        for p in batch.params:
+            key = self._key(p.name)
+            text = p.value if isinstance(p.value, str) else str(p.value)
+            value = truncate(text, MAX_PARAM_VAL_LENGTH)
+            stored = self._params.get(key)
+            if stored is not None:
+                if stored != value:
+                    plan.refused.append(
+                        f"param {p.name!r} logged again with a different value ({value!r}); "
+                        f"MLflow keeps the first one ({stored!r})"
+                    )
+                continue
+            self._params[key] = value
+            params.append(Param(key, value))
+            if value != text:
+                self._warn_once(
+                    "param value",
+                    f"param {p.name!r} is {len(text)} characters, over MLflow's "
+                    f"{MAX_PARAM_VAL_LENGTH}: stored cut short, full value in the artifact "
+                    f"{LONG_PARAMS_FOLDER}/{artifact_path(key)}.txt",
+                )
+                long_values.append(
+                    self._text_call(text, f"{LONG_PARAMS_FOLDER}/{artifact_path(key)}.txt")
+                )
+        tags: list[RunTag] = []
+        for t in batch.tags:
+            value = truncate(t.value, MAX_TAG_VAL_LENGTH)
+            if value != t.value:
+                self._warn_once(
+                    "tag value",
+                    f"tag {t.name!r} is {len(t.value)} characters, over MLflow's "
+                    f"{MAX_TAG_VAL_LENGTH}: stored cut short",
+                )
+            tags.append(RunTag(self._key(t.name), value))
+        keys, to_key = self._keys, self._key
+        metrics = [
+            Metric(keys.get(name) or to_key(name), value, int(ts * 1000), step)
+            for name, value, step, ts in batch.metrics
+        ]
+        requests = split_requests(metrics, params, tags)
+        plan.calls.extend(self._batch_call(r, plan) for r in requests)
+        plan.calls.extend(long_values)
+        plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
+        plan.calls.extend(self._media_call(m) for m in batch.media)
+        return plan
+
+    def _batch_call(self, request: LogBatchRequest, plan: _Plan) -> Callable[[], None]:
+        run_id, client = self._target()
+
+        def send() -> None:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                client.log_batch(
+                    run_id, metrics=request.metrics, params=request.params, tags=request.tags
+                )
+            except MlflowException as exc:
+                if exc.error_code != "INVALID_PARAMETER_VALUE":
+                    raise
+                # MLflow refused the whole request for one entity: find it, keep the others.
+                self._send_one_by_one(request, plan)
+
+        return send
+
+    def _send_one_by_one(self, request: LogBatchRequest, plan: _Plan) -> None:
+        from mlflow.exceptions import MlflowException
+
+        run_id, client = self._target()
+        entities: list[tuple[str, dict[str, Any]]] = [
+            *((f"param {p.key!r}", {"params": [p]}) for p in request.params),
+            *((f"tag {t.key!r}", {"tags": [t]}) for t in request.tags),
+            *((f"metric {m.key!r} step {m.step}", {"metrics": [m]}) for m in request.metrics),
+        ]
+        for what, entity in entities:
+            try:
+                client.log_batch(run_id, **entity)
+            except MlflowException as exc:
+                if exc.error_code != "INVALID_PARAMETER_VALUE":
+                    raise
+                plan.refused.append(f"MLflow refused {what}: {exc.message}")
+
+    def _text_call(self, text: str, artifact_file: str) -> Callable[[], None]:
+        run_id, client = self._target()
+        return lambda: client.log_text(run_id, text, artifact_file)
+
+    def _bytes_call(self, data: bytes, artifact_file: str) -> Callable[[], None]:
+        run_id, client = self._target()
+        folder, _, filename = artifact_file.rpartition("/")
+
+        def upload() -> None:
+            with tempfile.TemporaryDirectory(prefix="tracelet-mlflow-") as tmp:
+                path = Path(tmp, filename)
+                path.write_bytes(data)
+                client.log_artifact(run_id, str(path), artifact_path=folder or None)
+
+        return upload
+
+    def _artifact_call(self, artifact: Artifact, plan: _Plan) -> Callable[[], None]:
+        run_id, client = self._target()
+        dest = artifact_path(artifact.name)
+
+        def upload() -> None:
+            source = artifact.path
+            if not source.exists():  # retrying cannot bring it back: refuse this one record
+                plan.refused.append(f"artifact source deleted before upload: {source}")
+            elif artifact.is_dir:
+                client.log_artifacts(run_id, str(source), artifact_path=dest)
+            else:
+                folder, _, filename = dest.rpartition("/")
+                if filename == source.name:
+                    client.log_artifact(run_id, str(source), artifact_path=folder or None)
+                else:  # MLflow keeps a file's own name: upload a copy under the new one
+                    with tempfile.TemporaryDirectory(prefix="tracelet-mlflow-") as tmp:
+                        copy = Path(tmp, filename)
+                        shutil.copyfile(source, copy)
+                        client.log_artifact(run_id, str(copy), artifact_path=folder or None)
+
+        return upload
+
+    def _media_call(self, media: Media) -> Callable[[], None]:
+        run_id, client = self._target()
+        if isinstance(media, Text):
+            return self._text_call(media.text, _step_file("text", media.name, media.step, ".txt"))
+        if isinstance(media, Image):
+            image = media
+
+            def log_image() -> None:
+                import io
+
+                import PIL.Image
+
+                client.log_image(
+                    run_id,
+                    PIL.Image.open(io.BytesIO(image.png)),
+                    key=image_key(image.name),
+                    step=image.step,
+                    timestamp=_millis(image.timestamp),
+                )
+
+            return log_image
+        if isinstance(media, Histogram):
+            data = {"edges": list(media.edges), "counts": list(media.counts), "step": media.step}
+            return self._text_call(
+                json.dumps(data), _step_file("histograms", media.name, media.step, ".json")
+            )
+        assert isinstance(media, Figure)
+        if media.png is not None:
+            return self._bytes_call(
+                media.png, _step_file("figures", media.name, media.step, ".png")
+            )
+        assert media.plotly_json is not None
+        return self._text_call(
+            plotly_html(media.plotly_json), _step_file("figures", media.name, media.step, ".html")
+        )
+
+
+def check_server(uri: str, timeout: float) -> None:
+    """Fail fast when the tracking server at ``uri`` is down or refuses the credentials.
+
+    One request, no retries, ``timeout`` seconds to connect and to answer; MLflow's own retries
+    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``) apply to every later call.
+
+    Raises:
+        BackendStartError: naming the server, the cause and the fix.
+    """
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    fix = (
+        "start it (mlflow server --host 127.0.0.1 --port 5000) or point mlflow.tracking_uri "
+        "(MLFLOW_TRACKING_URI) at a running one; mlflow.start_timeout sets how long to wait"
+    )
+    try:
+        response = http_request(  # type: ignore[no-untyped-call]
+            get_default_host_creds(uri),  # type: ignore[no-untyped-call]
+            "/api/2.0/mlflow/experiments/get-by-name",
+            "GET",
+            params={"experiment_name": "tracelet-connection-check"},
+            max_retries=0,
+            backoff_factor=0,
+            timeout=timeout,
+            raise_on_status=False,
+        )
+    except Exception as exc:
+        raise BackendStartError(
+            f"the MLflow tracking server at {uri} did not answer within {timeout:g} s "
+            f"({exc}); {fix}"
+        ) from exc
+    if response.status_code in (401, 403):
+        raise BackendStartError(
+            f"the MLflow tracking server at {uri} refused the credentials (HTTP "
+            f"{response.status_code}); set MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"
+        )
+    if response.status_code >= 500 or (response.status_code == 404 and not _is_mlflow(response)):
+        raise BackendStartError(
+            f"{uri} answered HTTP {response.status_code}, not like an MLflow tracking server; {fix}"
+        )
+
+
+def _is_mlflow(response: Any) -> bool:
+    """Whether a 404 is MLflow's "no such experiment" (and not a server without the API)."""
+    try:
+        return bool(response.json().get("error_code") == "RESOURCE_DOES_NOT_EXIST")
+    except ValueError:
+        return False
+
+
+def absolute_store_uri(uri: str) -> str:
+    """A relative ``sqlite:///file.db`` made absolute (``mlflow ui`` may run elsewhere)."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
+        return prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
+
+
+def plotly_html(figure_json: str) -> str:
+    """A page that draws a plotly figure (its JSON) with plotly.js, as MLflow shows HTML."""
+    figure_json = figure_json.replace("</", "<\\/")  # no "</script>" inside the script
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        '<script src="https://cdn.plot.ly/plotly-2.35.2.min.js"></script></head>\n'
+        '<body><div id="figure"></div><script>\n'
+        f"const figure = {figure_json};\n"
+        'Plotly.newPlot("figure", figure.data, figure.layout || {});\n'
+        "</script></body></html>\n"
+    )

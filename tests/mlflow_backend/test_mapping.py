@@ -1,0 +1,279 @@
+"""What a Tracelet run becomes in MLflow, read back through ``MlflowClient``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.mlflow_reading import artifact_files, find_run, metric_history
+from support.mlflow_server import MlflowServer
+
+import tracelet
+from tracelet.backends.local import read_run
+from tracelet.run import Run
+from tracelet_mlflow.names import TRUNCATED
+
+
+def start(uri: str, **mlflow: Any) -> Run:
+    """A run on the MLflow store at ``uri`` (flushing often, so tests stay quick)."""
+    return tracelet.start_logging(
+        exp_name="resnet-baseline",
+        project="vision",
+        backend="mlflow",
+        config={"flush_interval": 0.05, "mlflow": {"tracking_uri": uri, **mlflow}},
+    )
+
+
+def client(uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(uri)
+
+
+def test_project_and_run_names_tags_and_status(sqlite_store: str) -> None:
+    run = start(sqlite_store, tags={"team": "ml", "version": "v1.0"}, description="first try")
+    run.log_metric("loss", 0.5, step=0)
+    assert run.stop()
+    mlrun = find_run(sqlite_store, run)
+    experiment = client(sqlite_store).get_experiment(mlrun.info.experiment_id)
+    assert experiment.name == "vision"
+    assert mlrun.info.run_name == "resnet-baseline"
+    assert mlrun.info.status == "FINISHED"
+    assert mlrun.info.start_time <= mlrun.info.end_time
+    tags = mlrun.data.tags
+    assert (tags["team"], tags["version"]) == ("ml", "v1.0")
+    assert tags["mlflow.note.content"] == "first try"
+    assert tags["tracelet.run_id"] == run.id
+    assert tags["mlflow.source.type"] == "LOCAL"  # MLflow's own context tags, as start_run sets
+    assert "mlflow.user" in tags
+    assert mlrun.info.run_id in (run.locations()["mlflow"] or "")
+
+
+def test_experiment_and_run_name_settings_and_mlflow_env_vars(
+    sqlite_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", sqlite_store)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "From MLflow Env")
+    run = tracelet.start_logging(exp_name="ignored", backend="mlflow", config={"run_name": "r1"})
+    assert run.stop()
+    mlrun = find_run(sqlite_store, run)
+    assert client(sqlite_store).get_experiment(mlrun.info.experiment_id).name == "From MLflow Env"
+    assert mlrun.info.run_name == "r1"
+
+
+@pytest.mark.parametrize("store", ["sqlite", "server"])
+def test_every_point_of_long_interleaved_histories(
+    store: str, sqlite_store: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """10k points of each of 3 metrics, logged interleaved: every one is stored with its step,
+    value and the timestamp of the call (compared with the local run of the same points)."""
+    uri = sqlite_store if store == "sqlite" else request.getfixturevalue("mlflow_server").uri
+    run = tracelet.start_logging(
+        exp_name="long",
+        project="vision",
+        backend=["mlflow", "local"],
+        config={"mlflow": {"tracking_uri": uri}, "local": {"path": str(tmp_path)}},
+    )
+    names = ("train/loss", "train/acc", "lr")
+    for step in range(10_000):
+        for i, name in enumerate(names):
+            run.log_metric(name, (step + 1) / (step + 2 + i), step=step)
+    assert run.stop(timeout=120), run.stats()
+    local = read_run(run.locations()["local"] or "")
+    mlrun = find_run(uri, run)
+    assert sorted(mlrun.data.metrics) == sorted(names)
+    for name in names:
+        expected = [(p.step, p.value, int(p.timestamp * 1000)) for p in local.metrics[name]]
+        assert len(expected) == 10_000
+        assert sorted(metric_history(uri, mlrun.info.run_id, name)) == sorted(expected), name
+
+
+def test_names_and_values_mlflow_refuses_are_rewritten_with_one_warning(
+    sqlite_store: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    long_value = "v" * 7000
+    run = start(sqlite_store)
+    with caplog.at_level(logging.WARNING, logger="tracelet.mlflow"):
+        run.log_params({"loss[0]": 1, "a//b/": 2, "../up": 3, "n" * 300: 4, "ünï côdé": 5})
+        run.log_param("config_dump", long_value)
+        run.log_metric("acc@top5", 0.9, step=0)
+        run.set_tag("note?", "t" * 9000)
+        assert run.stop(), run.stats()
+    mlrun = find_run(sqlite_store, run)
+    params = mlrun.data.params
+    long_key = next(k for k in params if k.startswith("nnn"))
+    assert len(long_key) == 250
+    assert long_key.startswith("n" * 241 + "-")
+    assert {k: v for k, v in params.items() if k != long_key} == {
+        "loss_0_": "1",
+        "a/b": "2",
+        "__/up": "3",
+        "ünï côdé": "5",
+        "config_dump": long_value[: 6000 - len(TRUNCATED)] + TRUNCATED,
+    }
+    assert params[long_key] == "4"
+    assert len(params["config_dump"]) == 6000
+    files = artifact_files(sqlite_store, mlrun.info.run_id)
+    assert files["tracelet/params/config_dump.txt"].decode() == long_value
+    assert list(mlrun.data.metrics) == ["acc_top5"]
+    assert mlrun.data.tags["note_"] == "t" * (8000 - len(TRUNCATED)) + TRUNCATED
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 3, warnings  # one per kind: name, param value, tag value
+    assert any("'loss[0]'" in w and "'loss_0_'" in w for w in warnings)
+    assert any("config_dump" in w and "tracelet/params/config_dump.txt" in w for w in warnings)
+
+
+def test_a_param_changed_value_is_refused_alone(sqlite_store: str) -> None:
+    run = start(sqlite_store)
+    run.log_params({"lr": 0.1, "epochs": 3})
+    assert run.flush(timeout=30)
+    run.log_params({"lr": 0.2, "epochs": 3, "batch_size": 32})  # same epochs: not an error
+    for step in range(5):
+        run.log_metric("loss", 1.0 / (step + 1), step=step)
+    assert not run.stop(), "one record refused: stop reports it"
+    stats = run.stats()["mlflow"]
+    assert (stats.failed, stats.pending) == (1, 0)
+    assert stats.last_error is not None
+    assert "'lr'" in stats.last_error
+    assert "0.2" in stats.last_error
+    mlrun = find_run(sqlite_store, run)
+    assert mlrun.data.params == {"lr": "0.1", "epochs": "3", "batch_size": "32"}
+    assert [s for s, _, _ in metric_history(sqlite_store, mlrun.info.run_id, "loss")] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
+
+
+def test_media_and_renamed_artifacts(sqlite_store: str, tmp_path: Path) -> None:
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    weights = tmp_path / "weights.json"
+    weights.write_text('{"w": [1, 2]}')
+    figure, axes = plt.subplots()
+    axes.plot([0, 1], [1, 0])
+    run = start(sqlite_store)
+    run.log_artifact(weights, name="model/best.json")
+    run.log_text("samples/pred", "a cat on a mat", step=3)
+    run.log_image("inputs/first", np.array([[0, 255], [255, 0]], dtype=np.uint8), step=2)
+    run.log_histogram("weights/w1", [0.0, 0.5, 0.5, 1.0], step=4, bins=2)
+    run.log_figure("curves", figure, step=5)
+    plt.close(figure)
+    assert run.stop(), run.stats()
+    mlrun = find_run(sqlite_store, run)
+    files = artifact_files(sqlite_store, mlrun.info.run_id)
+    assert files["model/best.json"] == weights.read_bytes()
+    assert files["text/samples/pred/step_00000003.txt"] == b"a cat on a mat"
+    histogram = json.loads(files["histograms/weights/w1/step_00000004.json"])
+    assert histogram == {"edges": [0.0, 0.5, 1.0], "counts": [1, 3], "step": 4}
+    assert files["figures/curves/step_00000005.png"].startswith(b"\x89PNG")
+    images = [name for name in files if name.startswith("images/inputs~first+step+2+")]
+    assert len(images) == 2, images  # MLflow's stepped image and its thumbnail
+    assert mlrun.data.tags["mlflow.loggedImages"] == "True"
+
+
+def test_a_users_own_fluent_run_is_not_disturbed(sqlite_store: str) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(sqlite_store)
+    try:
+        with mlflow.start_run(run_name="user-run") as user_run:
+            mlflow.log_metric("user_metric", 1.0)
+            run = start(sqlite_store)
+            run.log_metric("tracelet_metric", 2.0, step=0)
+            assert run.stop()
+            active = mlflow.active_run()
+            assert active is not None
+            assert active.info.run_id == user_run.info.run_id
+            mlflow.log_metric("user_metric", 3.0)
+    finally:
+        mlflow.set_tracking_uri(None)
+    ours = find_run(sqlite_store, run)
+    assert ours.info.run_id != user_run.info.run_id
+    assert list(ours.data.metrics) == ["tracelet_metric"]
+    theirs = client(sqlite_store).get_run(user_run.info.run_id)
+    assert list(theirs.data.metrics) == ["user_metric"]
+    assert theirs.info.status == "FINISHED"
+
+
+def test_nested_and_parent_runs(sqlite_store: str) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(sqlite_store)
+    try:
+        mlflow.set_experiment("sweeps")
+        with mlflow.start_run() as parent:
+            nested = start(sqlite_store, nested=True)
+            assert nested.stop()
+    finally:
+        mlflow.set_tracking_uri(None)
+    child = find_run(sqlite_store, nested)
+    assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert child.info.experiment_id == parent.info.experiment_id  # not the project's
+
+    by_id = start(sqlite_store, parent_run_id=parent.info.run_id)
+    assert by_id.stop()
+    assert find_run(sqlite_store, by_id).data.tags["mlflow.parentRunId"] == parent.info.run_id
+
+
+def test_resume_a_run_by_id(sqlite_store: str) -> None:
+    first = start(sqlite_store)
+    first.log_param("lr", 0.1)
+    for step in range(3):
+        first.log_metric("loss", float(step), step=step)
+    assert first.stop("killed")
+    run_id = find_run(sqlite_store, first).info.run_id
+
+    second = start(sqlite_store, run_id=run_id)
+    second.log_param("lr", 0.1)  # the same value again is fine
+    for step in range(3, 6):
+        second.log_metric("loss", float(step), step=step)
+    assert second.stop(), second.stats()
+    resumed = client(sqlite_store).get_run(run_id)
+    assert resumed.info.status == "FINISHED"
+    assert [s for s, _, _ in metric_history(sqlite_store, run_id, "loss")] == list(range(6))
+
+
+def test_experiment_id_and_artifact_location(sqlite_store: str, tmp_path: Path) -> None:
+    mlclient = client(sqlite_store)
+    existing = mlclient.create_experiment("by-id", artifact_location=(tmp_path / "a").as_uri())
+    run = start(sqlite_store, experiment_id=existing, experiment_name="ignored")
+    assert run.stop()
+    assert find_run(sqlite_store, run).info.experiment_id == existing
+
+    store = tmp_path / "artifact-store"
+    run = start(sqlite_store, experiment_name="new-exp", artifact_location=store.as_uri())
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"\x00weights")
+    run.log_artifact(model)
+    assert run.stop(), run.stats()
+    mlrun = find_run(sqlite_store, run)
+    assert mlclient.get_experiment(mlrun.info.experiment_id).artifact_location == store.as_uri()
+    on_disk = store / mlrun.info.run_id / "artifacts" / "model.bin"
+    assert on_disk.read_bytes() == b"\x00weights"
+
+
+def test_run_on_a_server_has_a_page_url(mlflow_server: MlflowServer) -> None:
+    run = start(mlflow_server.uri)
+    assert run.stop()
+    mlrun = find_run(mlflow_server.uri, run)
+    expected = f"{mlflow_server.uri}/#/experiments/{mlrun.info.experiment_id}/runs/"
+    assert run.locations()["mlflow"] == expected + mlrun.info.run_id
+
+
+def test_sqlite_location_is_the_mlflow_ui_command(tmp_path: Path) -> None:
+    run = start("sqlite:///relative.db")
+    assert run.stop()
+    location = run.locations()["mlflow"] or ""
+    absolute = f"sqlite:///{tmp_path / 'relative.db'}"
+    assert location.startswith(f"mlflow ui --backend-store-uri {absolute}  (then open http://")
+    assert find_run(absolute, run).info.run_id in location
