@@ -20,8 +20,9 @@ _ENTITY_OVERHEAD = 96
 
 
 def json_size(text: str) -> int:
-    """An upper bound of ``text``'s length in JSON (non-ASCII may be escaped, 12 bytes worst)."""
-    return len(text) if text.isascii() else 12 * len(text)
+    """An upper bound of ``text``'s length in JSON: non-ASCII characters may be sent escaped,
+    6 bytes per UTF-16 code unit (``\\u00e9``)."""
+    return len(text) if text.isascii() else 3 * len(text.encode("utf-16-le"))
 
 
 @dataclass
@@ -50,33 +51,30 @@ def split_requests(
     requests: list[LogBatchRequest] = []
     current = LogBatchRequest()
 
-    def room(size: int) -> LogBatchRequest:
+    def room(size: int, full: bool) -> LogBatchRequest:
+        """The request to add an entity of ``size`` bytes to (``full``: its kind is at its cap)."""
         nonlocal current
-        if len(current) >= MAX_ENTITIES_PER_BATCH or current.size + size > SIZE_BUDGET:
+        if full or len(current) >= MAX_ENTITIES_PER_BATCH or current.size + size > SIZE_BUDGET:
             requests.append(current)
             current = LogBatchRequest()
         current.size += size
         return current
 
-    for param in params:
-        if len(current.params) >= MAX_PARAMS_TAGS_PER_BATCH:
-            requests.append(current)
-            current = LogBatchRequest()
-        room(json_size(param.key) + json_size(param.value) + _ENTITY_OVERHEAD).params.append(param)
-    for tag in tags:
-        if len(current.tags) >= MAX_PARAMS_TAGS_PER_BATCH:
-            requests.append(current)
-            current = LogBatchRequest()
-        room(json_size(tag.key) + json_size(tag.value) + _ENTITY_OVERHEAD).tags.append(tag)
+    # Params and tags in pairs of 100 + 100, as MLflow's client splits them.
+    cap = MAX_PARAMS_TAGS_PER_BATCH
+    for start in range(0, max(len(params), len(tags)), cap):
+        for param in params[start : start + cap]:
+            size = json_size(param.key) + json_size(param.value) + _ENTITY_OVERHEAD
+            room(size, len(current.params) >= cap).params.append(param)
+        for tag in tags[start : start + cap]:
+            size = json_size(tag.key) + json_size(tag.value) + _ENTITY_OVERHEAD
+            room(size, len(current.tags) >= cap).tags.append(tag)
     key_sizes: dict[str, int] = {}
     for metric in metrics:
         size = key_sizes.get(metric.key)
         if size is None:
             size = key_sizes[metric.key] = json_size(metric.key) + _ENTITY_OVERHEAD
-        if len(current.metrics) >= MAX_METRICS_PER_BATCH:
-            requests.append(current)
-            current = LogBatchRequest()
-        room(size).metrics.append(metric)
+        room(size, len(current.metrics) >= MAX_METRICS_PER_BATCH).metrics.append(metric)
     if len(current):
         requests.append(current)
     return requests
