@@ -71,10 +71,10 @@ def split_requests(
             room(size, len(current.tags) >= cap).tags.append(tag)
     key_sizes: dict[str, int] = {}
     for metric in metrics:
-        size = key_sizes.get(metric.key)
-        if size is None:
-            size = key_sizes[metric.key] = json_size(metric.key) + _ENTITY_OVERHEAD
-        room(size, len(current.metrics) >= MAX_METRICS_PER_BATCH).metrics.append(metric)
+        metric_size = key_sizes.get(metric.key)
+        if metric_size is None:
+            metric_size = key_sizes[metric.key] = json_size(metric.key) + _ENTITY_OVERHEAD
+        room(metric_size, len(current.metrics) >= MAX_METRICS_PER_BATCH).metrics.append(metric)
     if len(current):
         requests.append(current)
     return requests
