@@ -4,7 +4,8 @@ Each file's blocks run in one fresh interpreter (so a later block can use what a
 defined), in a temporary working directory with no Tracelet or backend env vars. Tracebacks
 name the Markdown file and line. A block that needs a network service is preceded by
 ``<!-- docs-test: requires <service> -->``; the fixture for that service points it at a local
-server (none of the core pages needs one).
+server: ``mlflow-server`` blocks run with ``http://localhost:5000`` replaced by the address of the
+real ``mlflow server`` the test session starts.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from support.processes import run
 from tracelet.backends.local import LocalSettings
 from tracelet.settings import CoreSettings
 from tracelet.testing import BackendContract
+from tracelet_mlflow.settings import MlflowSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC_FILES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
@@ -62,14 +64,25 @@ def python_blocks(path: Path) -> list[Block]:
 FILES_WITH_CODE = [p for p in DOC_FILES if python_blocks(p)]
 
 
+#: The address a docs block uses for each service, and the fixture giving the local one's.
+_SERVICES = {"mlflow-server": ("http://localhost:5000", "mlflow_server")}
+
+
 @pytest.mark.parametrize("doc", FILES_WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
-def test_python_blocks_run(doc: Path, tmp_path: Path) -> None:
+def test_python_blocks_run(doc: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     blocks = python_blocks(doc)
-    needs = sorted({b.requires for b in blocks if b.requires})
-    assert not needs, f"{doc}: blocks need services with no local fixture yet: {needs}"
+    unknown = sorted({b.requires for b in blocks if b.requires and b.requires not in _SERVICES})
+    assert not unknown, f"{doc}: blocks need services with no local fixture: {unknown}"
+    for i, block in enumerate(blocks):
+        if block.requires:
+            documented, fixture = _SERVICES[block.requires]
+            local = request.getfixturevalue(fixture).uri
+            assert documented in block.code, f"{doc}:{block.line}: no {documented} to point"
+            blocks[i] = replace(block, code=block.code.replace(documented, local))
     spec = tmp_path / "blocks.json"
     spec.write_text(json.dumps([b.__dict__ for b in blocks]))
-    result = run([sys.executable, "-c", _RUNNER, spec], tmp_path, timeout=300)
+    env = {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    result = run([sys.executable, "-c", _RUNNER, spec], tmp_path, env=env, timeout=300)
     assert result.returncode == 0, f"{doc}:\n{result.stdout}\n{result.stderr}"
 
 
@@ -77,6 +90,7 @@ def test_docs_have_python_blocks() -> None:
     """The pages that promise runnable examples have them (guards the block extractor too)."""
     names = {p.name for p in FILES_WITH_CODE}
     assert {"README.md", "getting-started.md", "configuration.md", "plugins.md"} <= names
+    assert "mlflow.md" in names
 
 
 def test_every_setting_is_documented() -> None:
@@ -86,6 +100,13 @@ def test_every_setting_is_documented() -> None:
         assert f"| `{key}` |" in page, f"core key {key!r} missing from docs/configuration.md"
     for key in LocalSettings.model_fields:
         assert f"| `local.{key}` |" in page, f"local key {key!r} missing from the docs"
+
+
+def test_every_mlflow_setting_is_documented() -> None:
+    """Each key of the mlflow section has a row in docs/backends/mlflow.md's table."""
+    page = (ROOT / "docs" / "backends" / "mlflow.md").read_text(encoding="utf-8")
+    for key in MlflowSettings.model_fields:
+        assert f"| `{key}` |" in page, f"mlflow key {key!r} missing from docs/backends/mlflow.md"
 
 
 def _contract_size() -> int:
