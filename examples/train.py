@@ -4,9 +4,9 @@ A two-layer network learns to separate two interleaved half-moons, in plain Pyth
 framework needed), with mini-batch SGD. Tracelet records the hyperparameters, the training
 curve at every step, validation metrics every epoch, a histogram of the weights, a picture of
 the decision boundary and the trained weights as an artifact — to the backends your settings
-select (the local run folder by default).
+select (the local run folder by default; ``scripts/train`` adds MLflow).
 
-    python examples/train.py [--epochs 20] [--backend local] [--project examples]
+    python examples/train.py [--epochs 20] [--backend local,mlflow] [--project examples]
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import json
 import math
 import os
 import random
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -178,21 +177,25 @@ def main() -> None:
     print("The run is stored in:")
     for backend, location in run.locations().items():
         print(f"  {backend}: {location}")
+    print("Look at it with:")
     local = run.locations().get("local")
     if local:
-        print("Look at it with:")
-        print(f"  {_tracelet_command()} show {os.path.relpath(local)}")
+        print(f"  {_venv_command('tracelet')} show {os.path.relpath(local)}")
+    mlflow_ui = run.locations().get("mlflow") or ""
+    if mlflow_ui.startswith("mlflow ui "):  # a database store: MLflow's UI serves it
+        print(f"  {_venv_command('mlflow')}{mlflow_ui.removeprefix('mlflow')}")
     stats = run.stats()
     lost = {name: s for name, s in stats.items() if s.pending or s.failed or s.dropped}
     if lost:
         raise SystemExit(f"some records were not delivered: {lost}")
 
 
-def _tracelet_command() -> str:
-    """How to call the ``tracelet`` command that belongs to this interpreter (its venv)."""
-    script = Path(sys.executable).parent / "tracelet"
-    if not script.exists() or shutil.which("tracelet") == str(script):
-        return "tracelet"
+def _venv_command(name: str) -> str:
+    """How to call the command ``name`` of this interpreter's venv from the user's shell (where
+    the venv that ``scripts/train`` activated is not active): its path, relative when shorter."""
+    script = Path(sys.executable).parent / name
+    if not script.exists():
+        return name
     relative = os.path.relpath(script)
     return str(script) if relative.startswith("..") else relative
 

@@ -1,4 +1,5 @@
-"""The README's main job: examples/train.py trains and logs a real run to the local backend."""
+"""The README's main job: examples/train.py trains and logs a real run to the local backend and
+to MLflow (a sqlite store in the working directory), as ``scripts/train`` runs it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_train_example_logs_a_complete_run(tmp_path: Path) -> None:
     result = run(
-        [sys.executable, ROOT / "examples" / "train.py", "--epochs", "6"], tmp_path, timeout=300
+        [
+            sys.executable,
+            ROOT / "examples" / "train.py",
+            "--epochs",
+            "6",
+            "--backend",
+            "local,mlflow",
+        ],
+        tmp_path,
+        env={"MLFLOW_DISABLE_TELEMETRY": "true"},
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     runs = list_runs(tmp_path / "tracelet-runs", project="examples")
@@ -38,3 +49,22 @@ def test_train_example_logs_a_complete_run(tmp_path: Path) -> None:
     assert kinds == ["histogram", "image", "text"]
     first_png = next(m for m in stored.media if m["type"] == "image")
     assert (stored.path / first_png["path"]).read_bytes().startswith(b"\x89PNG")
+
+    # The same run in MLflow, and the command that opens MLflow's UI on it.
+    from mlflow import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert f"mlflow ui --backend-store-uri {store}" in result.stdout
+    client = MlflowClient(store)
+    experiment = client.get_experiment_by_name("examples")
+    (mlrun,) = client.search_runs([experiment.experiment_id])
+    assert mlrun.info.run_id in result.stdout
+    assert (mlrun.info.run_name, mlrun.info.status) == ("moons-mlp", "FINISHED")
+    assert mlrun.data.tags["tracelet.run_id"] == stored.meta["id"]
+    assert mlrun.data.params["optim/lr"] == "0.5"
+    for name in ("train/loss", "val/accuracy"):
+        history = client.get_metric_history(mlrun.info.run_id, name)
+        expected = [(p.step, p.value) for p in stored.metric_history(name)]
+        assert sorted((m.step, m.value) for m in history) == expected
+    artifacts = {a.path for a in client.list_artifacts(mlrun.info.run_id)}
+    assert {"model", "histograms", "text", "images"} <= artifacts
