@@ -9,6 +9,7 @@ next to it with ``--find-links``), then logs a run there and reads it back with 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,38 @@ def test_pip_install_tracelet_from_wheels_logs_a_run(tmp_path: Path) -> None:
     assert shown["params"] == {"lr": 0.1}
     assert shown["metrics"]["loss"]["points"] == 100
     assert shown["metrics"]["loss"]["last_step"] == 99
+
+
+def test_pip_install_core_and_mlflow_from_wheels_logs_to_mlflow(tmp_path: Path) -> None:
+    """The install line of docs/backends/mlflow.md: ``pip install tracelet-core tracelet-mlflow``
+    gives a working ``backend="mlflow"``, found through the plugin's entry point."""
+    build_wheels(
+        [REPO / "packages" / "tracelet-core", REPO / "packages" / "tracelet-mlflow"],
+        tmp_path / "wheels",
+    )
+    venv = create_venv(
+        tmp_path / "venv", "tracelet-core", "tracelet-mlflow", find_links=tmp_path / "wheels"
+    )
+    plugins = checked(run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
+    assert re.search(
+        r"^mlflow\s+backends: mlflow\s+tracelet-mlflow\s+0\.1\.0\s+loaded$", plugins, re.M
+    )
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import tracelet\n"
+        "from mlflow import MlflowClient\n"
+        "assert 'site-packages' in tracelet.__file__, tracelet.__file__\n"
+        "with tracelet.start_logging(exp_name='installed', project='wheels', backend='mlflow') "
+        "as run:\n"
+        "    run.log_params({'lr': 0.1})\n"
+        "    for step in range(100):\n"
+        "        run.log_metric('loss', 1.0 / (step + 1), step=step)\n"
+        "client = MlflowClient('sqlite:///mlflow.db')\n"
+        "(stored,) = client.search_runs([client.get_experiment_by_name('wheels').experiment_id])\n"
+        "history = client.get_metric_history(stored.info.run_id, 'loss')\n"
+        "print(stored.info.run_name, stored.info.status, stored.data.params['lr'], len(history))\n"
+    )
+    env = {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    result = checked(run([venv.python, script], cwd=tmp_path, env=env, timeout=120))
+    assert result.stdout.split() == ["installed", "FINISHED", "0.1", "100"]
