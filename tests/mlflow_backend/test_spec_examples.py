@@ -1,0 +1,80 @@
+"""The configuration page's MLflow examples that are not Python blocks (env vars, the YAML file,
+the collector and git examples), as written, with only the server address pointed at the
+session's real ``mlflow server``. Its Python blocks run from docs/backends/mlflow.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.mlflow_reading import find_run
+from support.mlflow_server import MlflowServer
+
+import tracelet
+
+
+def experiment_of(uri: str, mlrun: Any) -> str:
+    from mlflow import MlflowClient
+
+    return str(MlflowClient(uri).get_experiment(mlrun.info.experiment_id).name)
+
+
+def test_environment_variables_example(
+    mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # export TRACELET_BACKEND=mlflow / TRACELET_PROJECT=... / MLFLOW_TRACKING_URI=...
+    monkeypatch.setenv("TRACELET_BACKEND", "mlflow")
+    monkeypatch.setenv("TRACELET_PROJECT", "my_default_project")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    run = tracelet.start_logging(exp_name="from-env")
+    run.log_metric("loss", 0.25, step=0)
+    assert run.stop()
+    mlrun = find_run(mlflow_server.uri, run)
+    assert experiment_of(mlflow_server.uri, mlrun) == "my_default_project"
+    assert mlrun.data.metrics == {"loss": 0.25}
+
+    # export MLFLOW_EXPERIMENT_NAME="My Experiments"
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "My Experiments")
+    run = tracelet.start_logging(exp_name="from-env-2")
+    assert run.stop()
+    assert experiment_of(mlflow_server.uri, find_run(mlflow_server.uri, run)) == "My Experiments"
+
+
+def test_config_file_example(mlflow_server: MlflowServer, tmp_path: Path) -> None:
+    (tmp_path / "tracelet.yaml").write_text(
+        "# tracelet.yaml\n"
+        "backend: mlflow\n"
+        "project: my_project\n"
+        "experiment_name: my_experiment\n"
+        "\n"
+        "# Backend-specific configuration\n"
+        "mlflow:\n"
+        f"  tracking_uri: {mlflow_server.uri}\n"
+        '  experiment_name: "ML Experiments"\n'
+    )
+    run = tracelet.start_logging()
+    assert run.stop()
+    mlrun = find_run(mlflow_server.uri, run)
+    assert experiment_of(mlflow_server.uri, mlrun) == "ML Experiments"
+    assert mlrun.info.run_name == "my_experiment"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {
+            "collect_system_metrics": True,
+            "system_metrics_interval": 30,
+            "collect_gpu_metrics": True,
+        },
+        {"track_git_info": True, "git_repo_path": ".", "include_uncommitted_changes": True},
+    ],
+    ids=["system-metrics", "git"],
+)
+def test_core_examples_with_the_mlflow_backend(config: dict[str, Any], tmp_path: Path) -> None:
+    run = tracelet.start_logging(backend="mlflow", config=config)
+    run.log_metric("x", 1.0, step=0)
+    assert run.stop()
+    mlrun = find_run(f"sqlite:///{tmp_path / 'mlflow.db'}", run)  # MLflow's default store
+    assert mlrun.info.status == "FINISHED"
