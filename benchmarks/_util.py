@@ -6,8 +6,12 @@ The scripts import this module as ``_util`` (Python puts the script's own folder
 
 from __future__ import annotations
 
+import os
 import statistics
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def median(values: Sequence[float]) -> float:
@@ -59,3 +63,36 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+@contextmanager
+def clean_workdir(
+    drop_prefixes: tuple[str, ...], set_env: Mapping[str, str] | None = None
+) -> Iterator[Path]:
+    """Run in a new temporary folder, without the env vars whose names start with
+    ``drop_prefixes`` or that set a distributed rank, and with ``set_env`` set; the working
+    directory and the environment are restored afterwards. Yields the folder."""
+    rank = ("RANK", "LOCAL_RANK")
+    saved = {k: v for k, v in os.environ.items() if k.startswith(drop_prefixes) or k in rank}
+    extra = dict(set_env or {})
+    cwd = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="tracelet-bench-") as tmp:
+        for key in saved:
+            del os.environ[key]
+        os.environ.update(extra)
+        os.chdir(tmp)
+        try:
+            yield Path(tmp)
+        finally:
+            os.chdir(cwd)
+            for key in extra:
+                os.environ.pop(key, None)
+            os.environ.update(saved)
+
+
+def load_average() -> str:
+    """``", load average 0.42"`` (the 1-minute figure, a hint of how much other processes
+    skew the timings), or ``""`` where the platform has none."""
+    if not hasattr(os, "getloadavg"):
+        return ""
+    return f", load average {os.getloadavg()[0]:.2f}"

@@ -35,13 +35,12 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from _util import fmt_float, fmt_int, median, section, table
+from _util import clean_workdir, fmt_float, fmt_int, load_average, median, section, table
 
 from tracelet.backend import BaseBackend, RunInfo
 from tracelet.backends.local import RECORDS_FILE, read_run
@@ -77,9 +76,8 @@ HEAVY_MODULES = (
 E2E_NAMES = ("train/loss", "train/acc", "lr", "grad_norm")
 #: Points per ``os.write`` in the hand-written baseline (the default ``batch_size``).
 BASELINE_BATCH = 1000
-#: Env vars that would change the settings or make the run a no-op (non-zero rank).
+#: Env vars that would change the settings (rank vars go too: a non-zero rank is a no-op run).
 _SETTINGS_ENV_PREFIX = "TRACELET_"
-_RANK_ENV = ("RANK", "LOCAL_RANK")
 
 
 @dataclass(frozen=True)
@@ -734,31 +732,6 @@ def bench_import(sizes: Sizes, module: str, show_costs: bool) -> list[str]:
 # -- main ------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _default_settings() -> Iterator[Path]:
-    """Run in a temporary folder with no ``TRACELET_*`` or rank env vars; yields the folder."""
-    saved = {
-        k: v for k, v in os.environ.items() if k.startswith(_SETTINGS_ENV_PREFIX) or k in _RANK_ENV
-    }
-    cwd = Path.cwd()
-    with tempfile.TemporaryDirectory(prefix="tracelet-bench-") as tmp:
-        for key in saved:
-            del os.environ[key]
-        os.chdir(tmp)
-        try:
-            yield Path(tmp)
-        finally:
-            os.chdir(cwd)
-            os.environ.update(saved)
-
-
-def _load() -> str:
-    """The 1-minute load average, as a hint of how much other processes skew the timings."""
-    if not hasattr(os, "getloadavg"):
-        return ""
-    return f", load average {os.getloadavg()[0]:.2f}"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections; 0 if every correctness check passed, else 1."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -782,11 +755,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     only = set(args.only or ("calls", "e2e", "import"))
     print(
         f"Tracelet core benchmarks ({'quick' if args.quick else 'full'}); Python "
-        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{_load()}"
+        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
     )
 
     problems: list[str] = []
-    with _default_settings() as workdir:
+    with clean_workdir((_SETTINGS_ENV_PREFIX,)) as workdir:
         if "calls" in only:
             problems += bench_calls(sizes)
         if "e2e" in only:
@@ -795,7 +768,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems += bench_import(sizes, args.module, args.importtime)
 
     print(section("Summary"))
-    print(f"finished{_load()}")
+    print(f"finished{load_average()}")
     if problems:
         for problem in problems:
             print(f"FAILED: {problem}")

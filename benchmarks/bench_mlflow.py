@@ -39,15 +39,12 @@ import argparse
 import gc
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _util import fmt_float, fmt_int, median, section, table
+from _util import clean_workdir, fmt_float, fmt_int, load_average, median, section, table
 
 import tracelet
 from tracelet.run import Run
@@ -61,9 +58,8 @@ E2E_NAMES = ("train/loss", "train/acc", "lr", "grad_norm")
 BASELINE_BATCH = 1000
 #: Target: Tracelet's end-to-end rate as a fraction of the hand-written loop's.
 E2E_TARGET = 0.90
-#: Env vars removed for the run: settings of Tracelet and MLflow, and the distributed rank.
+#: Env vars removed for the run (with the rank vars): settings of Tracelet and MLflow.
 _ENV_PREFIXES = ("TRACELET_", "MLFLOW_")
-_RANK_ENV = ("RANK", "LOCAL_RANK")
 #: Set for the run: no usage reports from MLflow.
 _MLFLOW_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 #: The metric name of section 1, and the fluent rows' keys (one MLflow run holds both).
@@ -500,33 +496,6 @@ def bench_end_to_end(sizes: Sizes, uri: str) -> list[str]:
 # -- main ------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _clean_env() -> Iterator[Path]:
-    """Run in a temporary folder without Tracelet's, MLflow's or rank env vars (restored
-    afterwards) and with MLflow's telemetry off; yields the folder."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES) or k in _RANK_ENV}
-    cwd = Path.cwd()
-    with tempfile.TemporaryDirectory(prefix="tracelet-bench-mlflow-") as tmp:
-        for key in saved:
-            del os.environ[key]
-        os.environ.update(_MLFLOW_ENV)
-        os.chdir(tmp)
-        try:
-            yield Path(tmp)
-        finally:
-            os.chdir(cwd)
-            for key in _MLFLOW_ENV:
-                os.environ.pop(key, None)
-            os.environ.update(saved)
-
-
-def _load() -> str:
-    """The 1-minute load average, as a hint of how much other processes skew the timings."""
-    if not hasattr(os, "getloadavg"):
-        return ""
-    return f", load average {os.getloadavg()[0]:.2f}"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections; 0 if every correctness check passed, else 1."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -542,11 +511,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     only = set(args.only or ("calls", "e2e"))
     print(
         f"Tracelet mlflow backend benchmarks ({'quick' if args.quick else 'full'}); Python "
-        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{_load()}"
+        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
     )
 
     problems: list[str] = []
-    with _clean_env() as workdir:
+    with clean_workdir(_ENV_PREFIXES, _MLFLOW_ENV) as workdir:
         t0 = time.perf_counter()
         import mlflow
         from mlflow import MlflowClient
@@ -565,7 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             problems += bench_end_to_end(sizes, uri)
 
     print(section("Summary"))
-    print(f"finished{_load()}")
+    print(f"finished{load_average()}")
     if problems:
         for problem in problems:
             print(f"FAILED: {problem}")
