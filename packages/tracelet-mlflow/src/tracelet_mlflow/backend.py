@@ -163,12 +163,16 @@ class MlflowBackend(BaseBackend):
 
     @property
     def location(self) -> str | None:
-        """The run's page for a server; for a database store, the ``mlflow ui`` command too."""
+        """The run's page on a server; for a database store, the ``mlflow ui`` command that
+        serves it, and the page to open."""
         if self.tracking_uri is None or self.run_id is None:
             return None
         page = f"#/experiments/{self.experiment_id}/runs/{self.run_id}"
-        if urlparse(self.tracking_uri).scheme in ("http", "https"):
+        scheme = urlparse(self.tracking_uri).scheme
+        if scheme in ("http", "https"):
             return f"{self.tracking_uri.rstrip('/')}/{page}"
+        if self.tracking_uri.startswith("databricks"):
+            return f"{self.tracking_uri}: experiment {self.experiment_id}, run {self.run_id}"
         uri = shlex.quote(absolute_store_uri(self.tracking_uri))
         return f"mlflow ui --backend-store-uri {uri}  (then open http://127.0.0.1:5000/{page})"
 
