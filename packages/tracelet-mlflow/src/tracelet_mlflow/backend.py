@@ -32,13 +32,12 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlparse
 
 from tracelet.backend import BaseBackend, RunInfo
-from tracelet.errors import BackendStartError, RejectedError
+from tracelet.errors import BackendStartError
 from tracelet.records import (
     ALL_CAPABILITIES,
     Artifact,
@@ -51,6 +50,7 @@ from tracelet.records import (
     RunStatus,
     Text,
 )
+from tracelet.resumable import ResumableWriter, WritePlan
 from tracelet_mlflow.batching import LogBatchRequest, split_requests
 from tracelet_mlflow.names import artifact_path, image_key, mlflow_key, truncate
 from tracelet_mlflow.settings import MlflowSettings
@@ -67,16 +67,6 @@ STATUS: dict[RunStatus, str] = {"finished": "FINISHED", "failed": "FAILED", "kil
 LONG_PARAMS_FOLDER = "tracelet/params"
 #: The tag holding Tracelet's id of the run.
 RUN_ID_TAG = "tracelet.run_id"
-
-
-@dataclass
-class _Plan:
-    """The calls that store one batch, and how many of them went through."""
-
-    batch: Batch
-    calls: list[Callable[[], None]]
-    done: int = 0
-    refused: list[str] = field(default_factory=list)
 
 
 def _millis(seconds: float) -> int:
@@ -100,7 +90,7 @@ class MlflowBackend(BaseBackend):
         self._client: MlflowClient | None = None
         self._keys: dict[str, str] = {}  # Tracelet name -> MLflow key
         self._params: dict[str, str] = {}  # MLflow key -> value stored on the run
-        self._pending: _Plan | None = None
+        self._writer = ResumableWriter(self._plan)
         self._warned: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -146,15 +136,7 @@ class MlflowBackend(BaseBackend):
             Exception: Whatever MLflow raised; the calls before it went through and are not
                 repeated when the dispatcher retries the batch.
         """
-        plan = self._pending
-        if plan is None or plan.batch is not batch:
-            plan = self._pending = self._plan(batch)
-        while plan.done < len(plan.calls):
-            plan.calls[plan.done]()
-            plan.done += 1
-        self._pending = None
-        if plan.refused:
-            raise RejectedError("; ".join(plan.refused), count=len(plan.refused))
+        self._writer.write(batch)
 
     def close(self, status: RunStatus) -> None:
         """End the MLflow run with FINISHED, FAILED or KILLED."""
@@ -286,13 +268,13 @@ class MlflowBackend(BaseBackend):
                 self._warn_once("key", f"MLflow refuses the name {name!r}; stored as {key!r}")
         return key
 
-    def _plan(self, batch: Batch) -> _Plan:
+    def _plan(self, batch: Batch) -> WritePlan:
         """Turn a batch into MLflow calls, deciding now what each record becomes."""
         from mlflow.entities import Metric, Param, RunTag
         from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
 
         assert self.run_id is not None, "write before start"
-        plan = _Plan(batch, [])
+        plan = WritePlan(batch)
         params: list[Param] = []
         long_values: list[Callable[[], None]] = []  # full text of params cut short
         for p in batch.params:
@@ -341,7 +323,7 @@ class MlflowBackend(BaseBackend):
         plan.calls.extend(self._media_call(m) for m in batch.media)
         return plan
 
-    def _batch_call(self, request: LogBatchRequest, plan: _Plan) -> Callable[[], None]:
+    def _batch_call(self, request: LogBatchRequest, plan: WritePlan) -> Callable[[], None]:
         run_id, client = self._target()
 
         def send() -> None:
@@ -359,7 +341,7 @@ class MlflowBackend(BaseBackend):
 
         return send
 
-    def _send_one_by_one(self, request: LogBatchRequest, plan: _Plan) -> None:
+    def _send_one_by_one(self, request: LogBatchRequest, plan: WritePlan) -> None:
         from mlflow.exceptions import MlflowException
 
         run_id, client = self._target()
@@ -392,7 +374,7 @@ class MlflowBackend(BaseBackend):
 
         return upload
 
-    def _artifact_call(self, artifact: Artifact, plan: _Plan) -> Callable[[], None]:
+    def _artifact_call(self, artifact: Artifact, plan: WritePlan) -> Callable[[], None]:
         run_id, client = self._target()
         dest = artifact_path(artifact.name)
 
