@@ -194,3 +194,22 @@ def figure_payload(figure: Any) -> tuple[bytes | None, str | None]:
     raise TypeError(
         f"cannot log a {type(figure).__name__} as a figure: pass a matplotlib or plotly figure"
     )
+
+
+#: The plotly.js that :func:`plotly_html` pages load.
+PLOTLY_JS = "https://cdn.plot.ly/plotly-2.35.2.min.js"
+
+
+def plotly_html(figure_json: str) -> str:
+    """A standalone page drawing a plotly figure from its JSON (for backends that show HTML).
+
+    The page loads plotly.js from :data:`PLOTLY_JS` when opened.
+    """
+    figure_json = figure_json.replace("</", "<\\/")  # no "</script>" inside the script
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><script src="{PLOTLY_JS}"></script>'
+        '</head>\n<body><div id="figure"></div><script>\n'
+        f"const figure = {figure_json};\n"
+        'Plotly.newPlot("figure", figure.data, figure.layout || {});\n'
+        "</script></body></html>\n"
+    )

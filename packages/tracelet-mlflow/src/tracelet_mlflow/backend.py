@@ -38,6 +38,7 @@ from urllib.parse import urlparse
 
 from tracelet.backend import BaseBackend, RunInfo
 from tracelet.errors import BackendStartError
+from tracelet.media import plotly_html
 from tracelet.records import (
     ALL_CAPABILITIES,
     Artifact,
@@ -491,16 +492,3 @@ def absolute_store_uri(uri: str) -> str:
     if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
         return prefix + str(Path(uri[len(prefix) :]).resolve())
     return uri
-
-
-def plotly_html(figure_json: str) -> str:
-    """A page that draws a plotly figure (its JSON) with plotly.js, as MLflow shows HTML."""
-    figure_json = figure_json.replace("</", "<\\/")  # no "</script>" inside the script
-    return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-        '<script src="https://cdn.plot.ly/plotly-2.35.2.min.js"></script></head>\n'
-        '<body><div id="figure"></div><script>\n'
-        f"const figure = {figure_json};\n"
-        'Plotly.newPlot("figure", figure.data, figure.layout || {});\n'
-        "</script></body></html>\n"
-    )

@@ -1,0 +1,291 @@
+"""The ``wandb`` backend: one W&B run, created with ``reinit="create_new"``.
+
+The run is the backend's own: ``wandb.run`` and ``wandb.log`` are left to the user's code, and a
+run the user started with ``wandb.init`` is neither used nor finished.
+
+Steps. W&B keeps one history whose step (``_step``) may only grow; a ``wandb.log(step=...)``
+that goes backwards is dropped ("Step must only increase"). Tracelet therefore never passes
+``step=``: each history row carries the Tracelet step in the column ``tracelet/step``, declared
+with ``define_metric("*", step_metric="tracelet/step")`` so that charts use it as their x axis,
+and ``_step`` simply counts rows. A step that goes backwards, or a collector sampling on its own
+clock, is one more row: nothing is dropped.
+
+Rows. Points are grouped into rows in logging order: a point joins the current row when it has
+the same step and its name is not in the row yet, so ``log_metrics({...}, step=s)`` or a loop
+logging loss, accuracy and lr at step ``s`` gives one row. Media go into rows the same way.
+
+Where records go: params → ``run.config`` (flattened names as given, a changed value updates
+it); tags → run tags ``"name:value"`` (W&B tags are labels of at most 64 characters; longer ones
+are cut, with one warning); artifacts → one W&B Artifact per ``log_artifact`` (type ``file`` or
+``directory``); images → ``wandb.Image``; histograms → ``wandb.Histogram`` (Tracelet's bins);
+text → a ``wandb.Table`` with columns ``step`` and ``text``; figures → ``wandb.Image`` (matplotlib)
+or ``wandb.Html`` (plotly). The exit code is 0 (finished), 1 (failed) or 130 (killed).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tracelet.backend import BaseBackend, RunInfo
+from tracelet.errors import BackendStartError
+from tracelet.media import plotly_html
+from tracelet.records import (
+    ALL_CAPABILITIES,
+    Artifact,
+    Batch,
+    Capability,
+    Figure,
+    Histogram,
+    Image,
+    Media,
+    RunStatus,
+    Text,
+)
+from tracelet.resumable import ResumableWriter, WritePlan
+from tracelet_wandb.settings import WandbSettings
+
+if TYPE_CHECKING:
+    from wandb.sdk.wandb_run import Run as WandbRun
+
+logger = logging.getLogger("tracelet.wandb")
+
+#: The history column holding the Tracelet step, the x axis of every chart.
+STEP_METRIC = "tracelet/step"
+#: The run's exit code for each Tracelet status (130: interrupted, as after Ctrl-C).
+EXIT_CODES: dict[RunStatus, int] = {"finished": 0, "failed": 1, "killed": 130}
+#: The longest tag W&B accepts.
+MAX_TAG_LENGTH = 64
+#: The config key holding Tracelet's run id (W&B hides config keys starting with "_").
+RUN_ID_CONFIG = "_tracelet_run_id"
+
+_NOT_ARTIFACT_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def artifact_name(name: str) -> str:
+    """The W&B artifact name of a Tracelet artifact: ``models/best.pt`` → ``models-best.pt``."""
+    return _NOT_ARTIFACT_NAME.sub("-", name).strip("-.")[:128] or "artifact"
+
+
+def tag_text(name: str, value: str) -> str:
+    """The W&B tag for a Tracelet tag: ``name:value`` (``name`` alone for an empty value)."""
+    return f"{name}:{value}" if value else name
+
+
+class WandbBackend(BaseBackend):
+    """Logs one Tracelet run as one W&B run (see the module docstring)."""
+
+    capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
+
+    def __init__(self, settings: WandbSettings | None = None) -> None:
+        self.settings = settings or WandbSettings()
+        self._run: WandbRun | None = None
+        self._tags: dict[str, str] = {}  # Tracelet tag name -> W&B tag
+        self._writer = ResumableWriter(self._plan)
+        self._warned: set[str] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, run: RunInfo) -> None:
+        """Start the W&B run (or resume ``id``) without touching ``wandb.run``.
+
+        Raises:
+            BackendStartError: Online without credentials (never an interactive login
+                prompt), W&B not answering within ``start_timeout``, or any ``wandb.init``
+                error, with the fix.
+        """
+        import wandb
+
+        s = self.settings
+        if s.mode == "online":
+            check_credentials(s)
+        if s.dir is not None:
+            Path(s.dir).mkdir(parents=True, exist_ok=True)
+        options: dict[str, Any] = {
+            "console": "wrap" if s.console_capture else "off",
+            "silent": s.quiet,
+            "x_disable_stats": not s.system_metrics,
+            "init_timeout": s.start_timeout,
+            "sync_tensorboard": False,
+        }
+        if s.api_key is not None:
+            options["api_key"] = s.api_key.get_secret_value()
+        if s.base_url is not None:
+            options["base_url"] = s.base_url
+        try:
+            wandb_run = wandb.init(
+                project=s.project or run.project,
+                entity=s.entity,
+                name=s.name or run.name,
+                tags=s.tags or None,
+                group=s.group,
+                notes=s.notes,
+                job_type=s.job_type,
+                config={**s.config, RUN_ID_CONFIG: run.id},
+                id=s.id,
+                resume=s.resume,
+                mode=s.mode,
+                dir=s.dir,
+                reinit="create_new",
+                settings=wandb.Settings(**options),
+            )
+        except Exception as exc:
+            raise BackendStartError(
+                f"wandb.init failed ({type(exc).__name__}: {exc}); with no network, set "
+                "wandb.mode: offline (WANDB_MODE=offline) and upload later with `wandb sync`"
+            ) from exc
+        wandb_run.define_metric(STEP_METRIC)
+        wandb_run.define_metric("*", step_metric=STEP_METRIC)
+        self._run = wandb_run
+
+    def write(self, batch: Batch) -> None:
+        """Store the batch; a retry of a batch that failed part way resumes where it stopped."""
+        self._writer.write(batch)
+
+    def close(self, status: RunStatus) -> None:
+        """Finish the run with the exit code of ``status`` (W&B syncs or closes the file)."""
+        if self._run is not None:
+            self._run.finish(exit_code=EXIT_CODES[status])
+
+    @property
+    def location(self) -> str | None:
+        """The run's page online; offline, its folder and the ``wandb sync`` command."""
+        r = self._run
+        if r is None or self.settings.mode == "disabled":
+            return None
+        if self.settings.mode == "offline":
+            folder = os.path.dirname(r.dir)  # <dir>/wandb/offline-run-*/files -> the run folder
+            return f"{folder}  (upload with: wandb sync {folder})"
+        return r.url
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @property
+    def run(self) -> WandbRun:
+        assert self._run is not None, "used before start"
+        return self._run
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        if kind in self._warned:
+            logger.debug("tracelet: wandb: %s", message)
+            return
+        self._warned.add(kind)
+        logger.warning("tracelet: wandb: %s (warned once per run)", message)
+
+    def _plan(self, batch: Batch) -> WritePlan:
+        """Turn a batch into W&B calls: config, tags, history rows, artifacts."""
+        plan = WritePlan(batch)
+        run = self.run
+        if batch.params:
+            config = {p.name: p.value for p in batch.params}
+            update = run.config.update
+            plan.calls.append(lambda: update(config, allow_val_change=True))  # type: ignore[no-untyped-call]
+        if batch.tags:
+            for t in batch.tags:
+                text = tag_text(t.name, t.value)
+                if len(text) > MAX_TAG_LENGTH:
+                    self._warn_once(
+                        "tag", f"tag {text!r} is over W&B's {MAX_TAG_LENGTH} characters: cut"
+                    )
+                    text = text[:MAX_TAG_LENGTH]
+                self._tags[t.name] = text
+            tags = tuple(dict.fromkeys([*self.settings.tags, *self._tags.values()]))
+            plan.calls.append(lambda: setattr(run, "tags", tags))
+        rows = history_rows(batch.metrics)
+        for record in batch.media:
+            rows.append({STEP_METRIC: record.step, record.name: self._media_value(record)})
+        plan.calls.extend(self._row_call(row) for row in rows)
+        plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
+        return plan
+
+    def _row_call(self, row: dict[str, Any]) -> Callable[[], None]:
+        log = self.run.log
+        return lambda: log(row)
+
+    def _media_value(self, record: Media) -> Any:
+        import wandb
+
+        if isinstance(record, Image):
+            return wandb.Image(_pil(record.png), caption=record.caption)
+        if isinstance(record, Histogram):
+            # Plain lists are what W&B stores (it calls .tolist() only when there is one).
+            bins: Any = (list(record.counts), list(record.edges))
+            return wandb.Histogram(np_histogram=bins)
+        if isinstance(record, Text):
+            return wandb.Table(columns=["step", "text"], data=[[record.step, record.text]])
+        assert isinstance(record, Figure)
+        if record.png is not None:
+            return wandb.Image(_pil(record.png))
+        assert record.plotly_json is not None
+        return wandb.Html(plotly_html(record.plotly_json), inject=False)
+
+    def _artifact_call(self, artifact: Artifact, plan: WritePlan) -> Callable[[], None]:
+        run = self.run
+
+        def upload() -> None:
+            import wandb
+
+            source = artifact.path
+            if not source.exists():  # retrying cannot bring it back: refuse this one record
+                plan.refused.append(f"artifact source deleted before upload: {source}")
+                return
+            kind = "directory" if artifact.is_dir else "file"
+            wandb_artifact = wandb.Artifact(artifact_name(artifact.name), type=kind)
+            if artifact.is_dir:
+                wandb_artifact.add_dir(str(source), name=artifact.name)
+            else:
+                wandb_artifact.add_file(str(source), name=artifact.name)
+            run.log_artifact(wandb_artifact)
+
+        return upload
+
+
+def history_rows(points: list[tuple[str, float, int, float]]) -> list[dict[str, Any]]:
+    """Metric points as history rows, in logging order: a point joins the current row when it
+    has the row's step and its name is not in the row yet; otherwise it starts a new row."""
+    rows: list[dict[str, Any]] = []
+    row: dict[str, Any] = {}
+    row_step: int | None = None
+    for name, value, step, _ts in points:
+        if step != row_step or name in row:
+            row = {STEP_METRIC: step}
+            rows.append(row)
+            row_step = step
+        row[name] = value
+    return rows
+
+
+def check_credentials(settings: WandbSettings) -> None:
+    """Fail at once, without a login prompt, when online mode has no credentials.
+
+    Raises:
+        BackendStartError: No API key in the settings, WANDB_API_KEY or `wandb login`'s netrc.
+    """
+    if settings.api_key is not None:
+        return
+    from wandb.sdk.lib.wbauth import authenticate
+
+    host = settings.base_url or "https://api.wandb.ai"
+    try:
+        auth = authenticate.authenticate_session(
+            host=host, source="tracelet", prompt=False, update_session=False
+        )
+    except Exception as exc:  # a key that is set but malformed
+        raise BackendStartError(f"W&B credentials for {host} are invalid: {exc}") from exc
+    if auth is None:
+        raise BackendStartError(
+            f"wandb.mode is online but no W&B API key is configured for {host}: set "
+            "WANDB_API_KEY (or wandb.api_key), or run `wandb login`; or set wandb.mode: "
+            "offline (WANDB_MODE=offline) to log locally and upload later with `wandb sync`"
+        )
+
+
+def _pil(png: bytes) -> Any:
+    import PIL.Image
+
+    return PIL.Image.open(io.BytesIO(png))
