@@ -17,12 +17,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 from support.processes import run
+from support.wandb_env import wandb_test_env
 
 from tracelet.backends.local import LocalSettings
 from tracelet.settings import CoreSettings
 from tracelet.testing import BackendContract
 from tracelet_mlflow.settings import MlflowSettings
+from tracelet_wandb.settings import WandbSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC_FILES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
@@ -81,7 +84,7 @@ def test_python_blocks_run(doc: Path, tmp_path: Path, request: pytest.FixtureReq
             blocks[i] = replace(block, code=block.code.replace(documented, local))
     spec = tmp_path / "blocks.json"
     spec.write_text(json.dumps([b.__dict__ for b in blocks]))
-    env = {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = {"MLFLOW_DISABLE_TELEMETRY": "true", **wandb_test_env(tmp_path)}
     result = run([sys.executable, "-c", _RUNNER, spec], tmp_path, env=env, timeout=300)
     assert result.returncode == 0, f"{doc}:\n{result.stdout}\n{result.stderr}"
 
@@ -90,7 +93,7 @@ def test_docs_have_python_blocks() -> None:
     """The pages that promise runnable examples have them (guards the block extractor too)."""
     names = {p.name for p in FILES_WITH_CODE}
     assert {"README.md", "getting-started.md", "configuration.md", "plugins.md"} <= names
-    assert "mlflow.md" in names
+    assert {"mlflow.md", "wandb.md"} <= names
 
 
 def test_every_setting_is_documented() -> None:
@@ -102,11 +105,14 @@ def test_every_setting_is_documented() -> None:
         assert f"| `local.{key}` |" in page, f"local key {key!r} missing from the docs"
 
 
-def test_every_mlflow_setting_is_documented() -> None:
-    """Each key of the mlflow section has a row in docs/backends/mlflow.md's table."""
-    page = (ROOT / "docs" / "backends" / "mlflow.md").read_text(encoding="utf-8")
-    for key in MlflowSettings.model_fields:
-        assert f"| `{key}` |" in page, f"mlflow key {key!r} missing from docs/backends/mlflow.md"
+@pytest.mark.parametrize(
+    ("backend", "model"), [("mlflow", MlflowSettings), ("wandb", WandbSettings)]
+)
+def test_every_backend_setting_is_documented(backend: str, model: type[BaseModel]) -> None:
+    """Each key of a backend's section has a row in docs/backends/<backend>.md's table."""
+    page = (ROOT / "docs" / "backends" / f"{backend}.md").read_text(encoding="utf-8")
+    for key in model.model_fields:
+        assert f"| `{key}` |" in page, f"{backend} key {key!r} missing from its page"
 
 
 def _contract_size() -> int:
