@@ -104,8 +104,9 @@ class WandbBackend(BaseBackend):
         s = self.settings
         if s.mode == "online":
             check_credentials(s)
-        if s.dir is not None:
-            Path(s.dir).mkdir(parents=True, exist_ok=True)
+        # W&B fixes its default folder at its first use in the process; pass today's.
+        run_dir = Path(s.dir if s.dir is not None else os.getcwd())
+        run_dir.mkdir(parents=True, exist_ok=True)
         options: dict[str, Any] = {
             "console": "wrap" if s.console_capture else "off",
             "silent": s.quiet,
@@ -130,7 +131,7 @@ class WandbBackend(BaseBackend):
                 id=s.id,
                 resume=s.resume,
                 mode=s.mode,
-                dir=s.dir,
+                dir=str(run_dir),
                 reinit="create_new",
                 settings=wandb.Settings(**options),
             )

@@ -1,0 +1,77 @@
+"""A Tracelet run's offline W&B run, read back from its ``.wandb`` log in the contract's terms."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from support.wandb_reading import WandbRun, metric_points, read_offline_run
+from tracelet.run import Run
+from tracelet.testing import StoredRun
+from tracelet_wandb.backend import RUN_ID_CONFIG, STEP_METRIC
+
+#: Tracelet's status for each exit code the backend writes.
+STATUS = {0: "finished", 1: "failed", 130: "killed"}
+
+
+def wandb_run_of(run: Run, wait: float = 10.0) -> WandbRun:
+    """The offline W&B run of a (stopped) Tracelet run, from the folder its location names.
+
+    W&B's service process writes the file; ``run.finish()`` returned once the service had the
+    records, and on rare occasions before the last of them reached the file. So the file is read
+    again, for up to ``wait`` seconds, until it holds the run's exit record.
+    """
+    location = run.locations()["wandb"]
+    assert location is not None, "no W&B run folder (disabled mode?)"
+    folder = Path(location.split()[0])
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            stored = read_offline_run(folder)
+            if stored.exit_code is not None:
+                return stored
+        except AssertionError:  # the file is still being written
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            return stored
+        time.sleep(0.05)
+
+
+def metric_names(stored: WandbRun) -> list[str]:
+    """Names of the metrics in the history (numeric columns other than W&B's and the step)."""
+    names: dict[str, None] = {}
+    for row in stored.history:
+        for key, value in row.items():
+            if key.startswith("_") or key == STEP_METRIC:
+                continue
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                names[key] = None
+    return list(names)
+
+
+def tags_of(stored: WandbRun) -> dict[str, str]:
+    """Tracelet tags from W&B's ``name:value`` tags (a tag without ``:`` has an empty value)."""
+    return dict(tag.split(":", 1) if ":" in tag else (tag, "") for tag in stored.tags)
+
+
+def read_stored(run: Run) -> StoredRun:
+    stored = wandb_run_of(run)
+    artifacts: dict[str, bytes] = {}
+    for artifact in stored.artifacts:
+        if artifact.type in ("file", "directory"):
+            for path in artifact.entries:
+                artifacts[path] = artifact.read(path)
+    params: dict[str, Any] = {k: v for k, v in stored.config.items() if k != RUN_ID_CONFIG}
+    return StoredRun(
+        metrics={
+            name: [(int(step), value) for step, value in metric_points(stored, name, STEP_METRIC)]
+            for name in metric_names(stored)
+        },
+        params=params,
+        tags=tags_of(stored),
+        artifacts=artifacts,
+        status=None if stored.exit_code is None else STATUS.get(stored.exit_code, "failed"),
+        name=stored.name,
+    )
