@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
-from support.venvs import REPO, build_wheels, checked, create_venv, run
+from support.venvs import CONSTRAINTS, REPO, build_wheels, checked, create_venv, run
+from support.wandb_env import wandb_test_env
+from support.wandb_reading import metric_points, read_offline_run
 
 pytestmark = pytest.mark.slow
 
@@ -79,3 +82,35 @@ def test_pip_install_core_and_mlflow_from_wheels_logs_to_mlflow(tmp_path: Path) 
     env = {"MLFLOW_DISABLE_TELEMETRY": "true"}
     result = checked(run([venv.python, script], cwd=tmp_path, env=env, timeout=120))
     assert result.stdout.split() == ["installed", "FINISHED", "0.1", "100"]
+
+
+def test_pip_install_the_wandb_extra_adds_the_backend(tmp_path: Path) -> None:
+    """A venv that has Tracelet gets the W&B backend from ``pip install "tracelet[wandb]"`` and
+    nothing else: ``tracelet plugins`` lists it and an offline run is written."""
+    wheels = tmp_path / "wheels"
+    names = ("tracelet-core", "tracelet-collectors", "tracelet-wandb")
+    build_wheels([REPO, *(REPO / "packages" / name for name in names)], wheels)
+    venv = create_venv(tmp_path / "venv", "tracelet", find_links=wheels)
+    before = checked(run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
+    assert "wandb" not in before
+    install = [sys.executable, "-m", "pip", "--python", venv.python, "install", "--quiet"]
+    extra = [*install, "-c", CONSTRAINTS, "--find-links", wheels, "tracelet[wandb]"]
+    checked(run(extra, timeout=300))
+    plugins = checked(run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
+    loaded = r"^wandb\s+backends: wandb\s+tracelet-wandb\s+0\.1\.0\s+loaded$"
+    assert re.search(loaded, plugins, re.M), plugins
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import tracelet\n"
+        "with tracelet.start_logging(exp_name='extra', project='wheels', backend='wandb',\n"
+        "                            config={'wandb': {'mode': 'offline'}}) as run:\n"
+        "    for step in range(100):\n"
+        "        run.log_metric('loss', 1.0 / (step + 1), step=step)\n"
+        "print(run.locations()['wandb'].split()[0])\n"
+    )
+    env = wandb_test_env(tmp_path)
+    folder = checked(run([venv.python, script], cwd=tmp_path, env=env, timeout=120)).stdout
+    stored = read_offline_run(Path(folder.strip()))
+    assert (stored.project, stored.name, stored.exit_code) == ("wheels", "extra", 0)
+    assert [step for step, _ in metric_points(stored, "loss", "tracelet/step")] == list(range(100))
