@@ -269,9 +269,10 @@ def check_credentials(settings: WandbSettings) -> None:
     """
     if settings.api_key is not None:
         return
+    import wandb
     from wandb.sdk.lib.wbauth import authenticate
 
-    host = settings.base_url or "https://api.wandb.ai"
+    host = settings.base_url or wandb.Settings().base_url  # W&B's default server
     try:
         auth = authenticate.authenticate_session(
             host=host, source="tracelet", prompt=False, update_session=False

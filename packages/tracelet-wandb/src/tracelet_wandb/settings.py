@@ -54,7 +54,7 @@ class WandbSettings(SectionModel):
         None, description="W&B API key. Default: WANDB_API_KEY, else `wandb login`'s netrc."
     )
     base_url: str | None = Field(
-        None, description="A self-hosted W&B server's URL. Default: https://api.wandb.ai."
+        None, description="A self-hosted W&B server's URL. Default: W&B's (WANDB_BASE_URL)."
     )
     dir: str | None = Field(
         None, description="Folder that gets the run's wandb/ folder. Default: the working dir."
