@@ -73,8 +73,12 @@ def clean_workdir(
     ``drop_prefixes`` or that set a distributed rank, and with ``set_env`` set; the working
     directory and the environment are restored afterwards. Yields the folder."""
     rank = ("RANK", "LOCAL_RANK")
-    saved = {k: v for k, v in os.environ.items() if k.startswith(drop_prefixes) or k in rank}
     extra = dict(set_env or {})
+    saved = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith(drop_prefixes) or k in rank or k in extra
+    }
     cwd = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="tracelet-bench-") as tmp:
         for key in saved:
