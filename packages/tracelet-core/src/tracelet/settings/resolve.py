@@ -504,13 +504,20 @@ def _unknown_key_problem(ctx: _Context, path: Path_, source: str, value: Any) ->
     ):
         return None  # a flat key of the missing backend, most likely
     broken = host.broken_plugin_for(name)
-    if broken is not None:
-        why = f"failed to load: {broken.error}" if broken.error else "is not loaded"
+    if broken is not None and broken.status == "error":
         return problem(
             name,
-            f"section of the '{name}' backend, whose plugin {why}",
+            f"section of the '{name}' backend, whose plugin failed to load: {broken.error}",
             source,
             "fix the plugin (see the error), or remove the section",
+        )
+    if broken is not None:
+        return problem(
+            name,
+            f"section of the '{name}' backend, which is installed but not loaded: "
+            f"{PLUGINS_ENV} does not list it",
+            source,
+            f"add {name} to {PLUGINS_ENV}, or remove the section",
         )
     if name in FIRST_PARTY_BACKENDS:
         return problem(
