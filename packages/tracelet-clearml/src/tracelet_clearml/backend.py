@@ -1,0 +1,310 @@
+"""The ``clearml`` backend: one ClearML task per Tracelet run.
+
+Where records go:
+
+* metrics: ``logger.report_scalar(title, series, value, iteration=step)``. A name ``a/b/c`` is
+  title ``a/b`` and series ``c`` (:func:`title_series`); a name without ``/`` is both title and
+  series, as ClearML plots a single series;
+* params: hyperparameters in the section ``params_section`` (``General``), flattened names as
+  given (``optimizer/name``), with ``update_parameters``;
+* tags: task tags ``name:value`` (``name`` alone for an empty value);
+* artifacts: ``upload_artifact`` under their name (a directory is uploaded zipped, ClearML's way);
+* images: ``report_image``; figures: ``report_image`` (matplotlib) or ``report_plotly``;
+  histograms: ``report_histogram`` with one bar per bin, labelled by its range; text: a line
+  ``[name @ step] text`` in the task's console log (``report_text``).
+
+ClearML's own capture (frameworks, argparse, resources, console) is off unless the settings turn
+it on: Tracelet's collectors and captures do that work, and nothing is recorded twice. ClearML
+prints a few lines when a task starts and closes; they go to the ``tracelet.clearml`` logger
+instead of stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tracelet.backend import BaseBackend, RunInfo
+from tracelet.errors import BackendStartError
+from tracelet.records import (
+    ALL_CAPABILITIES,
+    Artifact,
+    Batch,
+    Capability,
+    Figure,
+    Histogram,
+    Image,
+    Media,
+    RunStatus,
+    Text,
+)
+from tracelet.resumable import ResumableWriter, WritePlan
+from tracelet_clearml.settings import ClearmlSettings
+
+if TYPE_CHECKING:
+    from clearml import Logger, Task
+
+logger = logging.getLogger("tracelet.clearml")
+
+#: What to set for a server, in the words of ClearML's docs.
+SERVER_FIX = (
+    "set CLEARML_API_HOST, CLEARML_WEB_HOST, CLEARML_FILES_HOST, CLEARML_API_ACCESS_KEY and "
+    "CLEARML_API_SECRET_KEY (or run `clearml-init` to write clearml.conf); or set "
+    "clearml.offline: true (CLEARML_OFFLINE_MODE=1) to write an offline session"
+)
+
+
+def title_series(name: str) -> tuple[str, str]:
+    """ClearML's (title, series) for a metric name: ``a/b/c`` → (``a/b``, ``c``)."""
+    title, _, series = name.rpartition("/")
+    return (title, series) if title and series else (name, name)
+
+
+def tag_text(name: str, value: str) -> str:
+    """The ClearML tag for a Tracelet tag: ``name:value`` (``name`` alone for an empty value)."""
+    return f"{name}:{value}" if value else name
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """ClearML prints to stdout when a task starts or closes: send those lines to the log."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            yield
+    finally:
+        for line in captured.getvalue().splitlines():
+            if line.strip():
+                logger.info("clearml: %s", line.strip())
+
+
+class ClearmlBackend(BaseBackend):
+    """Logs one Tracelet run as one ClearML task (see the module docstring)."""
+
+    capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
+
+    def __init__(self, settings: ClearmlSettings | None = None) -> None:
+        self.settings = settings or ClearmlSettings()
+        self._task: Task | None = None
+        self._logger: Logger | None = None
+        self._writer = ResumableWriter(self._plan)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, run: RunInfo) -> None:
+        """Create the task (offline, or on the configured server).
+
+        Raises:
+            BackendStartError: Not offline and no server configured, or the server did not
+                answer within ``start_timeout`` (ClearML itself would wait for minutes).
+        """
+        from clearml import Task
+
+        s = self.settings
+        if not s.offline:
+            self._set_credentials()
+            check_server(s)
+        Task.set_offline(offline_mode=s.offline)
+        # In-process reporting: Tracelet's worker thread is already off the training loop.
+        Task._report_subprocess_enabled = s.report_in_subprocess  # type: ignore[assignment]
+        try:
+            with _quiet_stdout():
+                task: Task = Task.init(
+                    project_name=s.project_name or run.project,
+                    task_name=s.task_name or run.name,
+                    task_type=s.task_type,
+                    tags=list(s.tags) or None,
+                    reuse_last_task_id=s.reuse_last_task_id,
+                    continue_last_task=s.continue_last_task,
+                    output_uri=s.output_uri,
+                    auto_connect_arg_parser=s.auto_connect_arg_parser,
+                    auto_connect_frameworks=s.auto_connect_frameworks,
+                    auto_resource_monitoring=s.auto_resource_monitoring,
+                    auto_connect_streams=s.auto_connect_streams,
+                )
+        except Exception as exc:
+            raise BackendStartError(f"Task.init failed ({type(exc).__name__}: {exc})") from exc
+        self._task = task
+        self._logger = task.get_logger()
+        task.set_user_properties(tracelet_run_id=run.id)
+
+    def write(self, batch: Batch) -> None:
+        """Store the batch; a retry of a batch that failed part way resumes where it stopped."""
+        self._writer.write(batch)
+
+    def flush(self) -> None:
+        """Wait until ClearML has written or sent what was reported."""
+        if self._logger is not None:
+            self._logger.flush(wait=True)
+
+    def close(self, status: RunStatus) -> None:
+        """Mark the task completed, failed or stopped, then close it (offline: the session is
+        written and zipped)."""
+        task = self._task
+        if task is None:
+            return
+        with _quiet_stdout():
+            if status == "finished":
+                task.mark_completed()
+            elif status == "failed":
+                task.mark_failed(status_reason="the run failed")
+            else:
+                task.mark_stopped(status_message="the run was stopped")
+            task.close()
+
+    @property
+    def location(self) -> str | None:
+        """The task's page on the server; offline, the session folder to import."""
+        task = self._task
+        if task is None:
+            return None
+        if self.settings.offline:
+            return str(task.get_offline_mode_folder())
+        return str(task.get_output_log_web_page())
+
+    # -- start helpers ---------------------------------------------------------------------
+
+    def _set_credentials(self) -> None:
+        s = self.settings
+        given = {
+            "api_host": s.api_host,
+            "web_host": s.web_host,
+            "files_host": s.files_host,
+            "key": s.api_access_key.get_secret_value() if s.api_access_key else None,
+            "secret": s.api_secret_key.get_secret_value() if s.api_secret_key else None,
+        }
+        if any(value is not None for value in given.values()):
+            from clearml import Task
+
+            Task.set_credentials(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @property
+    def task(self) -> Task:
+        assert self._task is not None, "used before start"
+        return self._task
+
+    def _plan(self, batch: Batch) -> WritePlan:
+        """Turn a batch into ClearML calls."""
+        plan = WritePlan(batch)
+        task = self.task
+        report_logger = task.get_logger()
+        if batch.params:
+            section = self.settings.params_section
+            params = {f"{section}/{p.name}": p.value for p in batch.params}
+            plan.calls.append(lambda: task.update_parameters(params))
+        if batch.tags:
+            tags = [tag_text(t.name, t.value) for t in batch.tags]
+            plan.calls.append(lambda: task.add_tags(tags))
+        if batch.metrics:
+            points = batch.metrics
+            plan.calls.append(lambda: _report_scalars(report_logger, points))
+        plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
+        plan.calls.extend(self._media_call(report_logger, m) for m in batch.media)
+        return plan
+
+    def _artifact_call(self, artifact: Artifact, plan: WritePlan) -> Callable[[], None]:
+        task = self.task
+
+        def upload() -> None:
+            if not artifact.path.exists():  # retrying cannot bring it back: refuse this one
+                plan.refused.append(f"artifact source deleted before upload: {artifact.path}")
+                return
+            task.upload_artifact(artifact.name, artifact_object=artifact.path, wait_on_upload=True)
+
+        return upload
+
+    def _media_call(self, report_logger: Logger, media: Media) -> Callable[[], None]:
+        title, series = title_series(media.name)
+        if isinstance(media, Text):
+            text = f"[{media.name} @ step {media.step}] {media.text}"
+            return lambda: report_logger.report_text(text, print_console=False)
+        if isinstance(media, Histogram):
+            edges = media.edges
+            labels = [f"{edges[i]:.4g}..{edges[i + 1]:.4g}" for i in range(len(media.counts))]
+            counts = list(media.counts)
+            return lambda: report_logger.report_histogram(
+                title, series, values=counts, iteration=media.step, xlabels=labels
+            )
+        if isinstance(media, Image | Figure) and media.png is not None:
+            png, step = media.png, media.step
+            return lambda: report_logger.report_image(
+                title, series, iteration=step, image=_pil(png)
+            )
+        assert isinstance(media, Figure)
+        assert media.plotly_json is not None
+        figure = json.loads(media.plotly_json)
+        return lambda: report_logger.report_plotly(
+            title, series, figure=figure, iteration=media.step
+        )
+
+
+def _report_scalars(report_logger: Logger, points: list[tuple[str, float, int, float]]) -> None:
+    report = report_logger.report_scalar
+    names: dict[str, tuple[str, str]] = {}
+    for name, value, step, _ts in points:
+        pair = names.get(name)
+        if pair is None:
+            pair = names[name] = title_series(name)
+        report(pair[0], pair[1], value, iteration=step)
+
+
+def _pil(png: bytes) -> Any:
+    import PIL.Image
+
+    return PIL.Image.open(io.BytesIO(png))
+
+
+def server_config(settings: ClearmlSettings) -> tuple[str | None, bool]:
+    """The API server ClearML will use and whether it has credentials for it: from the
+    settings, else ``CLEARML_API_HOST`` / ``CLEARML_API_ACCESS_KEY``, else ``clearml.conf``."""
+    from clearml.config import config_obj
+
+    def configured(key: str) -> str | None:
+        try:
+            value = config_obj.get(key, None)
+        except Exception:  # an unreadable clearml.conf: ClearML will say so
+            return None
+        return str(value) if value else None
+
+    host = settings.api_host or os.environ.get("CLEARML_API_HOST") or configured("api.api_server")
+    key = (
+        settings.api_access_key is not None
+        or bool(os.environ.get("CLEARML_API_ACCESS_KEY"))
+        or configured("api.credentials.access_key") is not None
+    )
+    return host, key
+
+
+def check_server(settings: ClearmlSettings) -> None:
+    """Fail at once when no ClearML server or credentials are configured, or within
+    ``start_timeout`` when the server does not answer (``Task.init`` would retry for minutes).
+
+    Raises:
+        BackendStartError: naming the server, the cause and the ``CLEARML_*`` variables.
+    """
+    host, has_key = server_config(settings)
+    timeout = settings.start_timeout
+    if not host:
+        raise BackendStartError(f"no ClearML server is configured; {SERVER_FIX}")
+    if not has_key:
+        raise BackendStartError(f"no ClearML credentials for {host}; {SERVER_FIX}")
+    url = host.rstrip("/") + "/debug.ping"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered: ClearML will report auth problems itself
+    except (OSError, ValueError) as exc:
+        raise BackendStartError(
+            f"the ClearML server at {host} did not answer within {timeout:g} s ({exc}); "
+            f"{SERVER_FIX}; clearml.start_timeout sets how long to wait"
+        ) from exc

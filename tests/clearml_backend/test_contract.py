@@ -1,0 +1,28 @@
+"""The core's backend contract, passed by the ClearML backend in offline mode (read back from
+the offline session ClearML wrote)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from support.clearml_stored import read_stored
+
+from tracelet.run import Run
+from tracelet.testing import BackendContract, BackendHarness, StoredRun
+
+
+class ClearmlHarness(BackendHarness):
+    backend = "clearml"
+
+    def config(self) -> dict[str, Any]:
+        return {"clearml": {"offline": True}}
+
+    def read(self, run: Run) -> StoredRun:
+        return read_stored(run)
+
+
+class TestClearmlOfflineContract(BackendContract):
+    @pytest.fixture
+    def harness(self) -> BackendHarness:
+        return ClearmlHarness()

@@ -1,0 +1,157 @@
+"""What a Tracelet run becomes in ClearML (offline session), and start errors with no server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from support.clearml_stored import session_of
+from support.mlflow_server import free_port
+
+import tracelet
+from tracelet.errors import BackendStartError
+from tracelet.run import Run
+from tracelet_clearml.backend import title_series
+
+
+def start(**clearml: Any) -> Run:
+    return tracelet.start_logging(
+        exp_name="resnet-baseline",
+        project="vision",
+        backend="clearml",
+        config={"flush_interval": 0.05, "clearml": {"offline": True, **clearml}},
+    )
+
+
+def test_title_and_series() -> None:
+    assert title_series("train/loss") == ("train", "loss")
+    assert title_series("a/b/c") == ("a/b", "c")
+    assert title_series("lr") == ("lr", "lr")
+    assert title_series("odd/") == ("odd/", "odd/")
+
+
+def test_project_task_tags_params_and_type(capsys: pytest.CaptureFixture[str]) -> None:
+    run = start(tags=["pytorch"], task_type="testing", params_section="Hyper")
+    run.log_params({"lr": 0.01, "optimizer": {"name": "adam"}})
+    run.set_tags({"team": "ml"})
+    assert run.stop()
+    session = session_of(run)
+    assert (session.project, session.name) == ("vision", "resnet-baseline")
+    assert session.task["type"] == "testing"
+    assert sorted(session.tags) == ["pytorch", "team:ml"]
+    assert session.params("Hyper") == {"lr": "0.01", "optimizer/name": "adam"}
+    assert session.params("properties")["tracelet_run_id"] == run.id
+    assert capsys.readouterr().out == "", "ClearML's messages do not reach stdout"
+
+
+def test_every_scalar_of_several_series() -> None:
+    run = start()
+    names = ("train/loss", "train/acc", "val/loss", "lr")
+    expected: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for step in range(10_000):
+        for i, name in enumerate(names):
+            value = (step + 1) / (step + 2 + i)
+            run.log_metric(name, value, step=step)
+            expected.setdefault(title_series(name), []).append((step, value))
+    assert run.stop(timeout=120), run.stats()
+    assert session_of(run).scalars() == expected
+
+
+def test_media_and_artifacts(tmp_path: Path) -> None:
+    weights = tmp_path / "weights.json"
+    weights.write_text('{"w": [1, 2]}')
+    run = start()
+    run.log_image("inputs/first", np.zeros((4, 6, 3), dtype=np.uint8), step=2)
+    run.log_histogram("weights/w1", [0.0, 0.5, 0.5, 1.0], step=4, bins=2)
+    run.log_text("samples", "a cat on a mat", step=3)
+    run.log_artifact(weights, name="model/best.json")
+    assert run.stop(), run.stats()
+    session = session_of(run)
+    (image,) = session.of_type("training_debug_image")
+    assert (image["metric"], image["variant"], image["iter"]) == ("inputs", "first", 2)
+    assert Path(image["url"]).exists()
+    (plot,) = session.of_type("plot")
+    assert (plot["metric"], plot["variant"], plot["iter"]) == ("weights", "w1", 4)
+    bars = json.loads(plot["plot_str"])["data"][0]
+    assert (bars["x"], bars["y"]) == (["0..0.5", "0.5..1"], [1, 3])
+    assert "[samples @ step 3] a cat on a mat" in session.log
+    (artifact,) = session.task["execution"]["artifacts"]
+    assert artifact["key"] == "model/best.json"
+    assert artifact["hash"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert session.artifacts()["model/best.json"] == weights.read_bytes()
+
+
+def test_clearml_capture_is_off_by_default() -> None:
+    import argparse
+
+    run = start()
+    print("a line on stdout")
+    argparse.ArgumentParser().add_argument("--batch-size", default=3)
+    argparse.ArgumentParser().parse_args([])
+    run.log_metric("x", 1.0, step=0)
+    assert run.stop()
+    session = session_of(run)
+    assert not any("a line on stdout" in line for line in session.log), "no console capture"
+    assert "Args" not in (session.task.get("hyperparams") or {}), "no argparse capture"
+
+
+def test_no_server_configured_fails_at_once_naming_the_variables() -> None:
+    began = time.monotonic()
+    with pytest.raises(BackendStartError) as error:
+        tracelet.start_logging(backend="clearml")
+    assert time.monotonic() - began < 10
+    message = str(error.value)
+    assert "no ClearML server is configured" in message
+    for needed in ("CLEARML_API_HOST", "CLEARML_API_ACCESS_KEY", "clearml.conf", "offline"):
+        assert needed in message
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A port that accepts connections and never answers (a hung server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("server", ["nothing listening", "never answers"])
+def test_an_unreachable_server_fails_within_start_timeout(
+    server: str, silent_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = silent_server if server == "never answers" else f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("CLEARML_API_HOST", host)
+    monkeypatch.setenv("CLEARML_API_ACCESS_KEY", "KEY")
+    monkeypatch.setenv("CLEARML_API_SECRET_KEY", "SECRET")
+    began = time.monotonic()
+    with pytest.raises(BackendStartError) as error:
+        tracelet.start_logging(backend="clearml", config={"clearml": {"start_timeout": 1.5}})
+    assert time.monotonic() - began < 8, "ClearML itself would wait for minutes"
+    assert f"the ClearML server at {host} did not answer within 1.5 s" in str(error.value)
+
+
+def test_credentials_are_shown_redacted_by_tracelet_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from support.processes import run as run_command
+
+    env = {
+        "CLEARML_API_HOST": "https://api.clear.ml",
+        "CLEARML_API_ACCESS_KEY": "ACCESSKEY123",
+        "CLEARML_API_SECRET_KEY": "SECRET456",
+        "TRACELET_BACKEND": "clearml",
+    }
+    tracelet_cli = Path(__import__("sys").executable).parent / "tracelet"
+    shown = run_command([tracelet_cli, "config"], tmp_path, env=env).stdout
+    assert "clearml.api_host" in shown
+    assert "https://api.clear.ml" in shown
+    assert "env var CLEARML_API_SECRET_KEY" in shown
+    assert "ACCESSKEY123" not in shown
+    assert "SECRET456" not in shown
