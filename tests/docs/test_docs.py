@@ -24,6 +24,7 @@ from support.wandb_env import wandb_test_env
 from tracelet.backends.local import LocalSettings
 from tracelet.settings import CoreSettings
 from tracelet.testing import BackendContract
+from tracelet_clearml.settings import ClearmlSettings
 from tracelet_mlflow.settings import MlflowSettings
 from tracelet_wandb.settings import WandbSettings
 
@@ -84,7 +85,11 @@ def test_python_blocks_run(doc: Path, tmp_path: Path, request: pytest.FixtureReq
             blocks[i] = replace(block, code=block.code.replace(documented, local))
     spec = tmp_path / "blocks.json"
     spec.write_text(json.dumps([b.__dict__ for b in blocks]))
-    env = {"MLFLOW_DISABLE_TELEMETRY": "true", **wandb_test_env(tmp_path)}
+    env = {
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "CLEARML_CACHE_DIR": str(tmp_path / "clearml-cache"),
+        **wandb_test_env(tmp_path),  # HOME too
+    }
     result = run([sys.executable, "-c", _RUNNER, spec], tmp_path, env=env, timeout=300)
     assert result.returncode == 0, f"{doc}:\n{result.stdout}\n{result.stderr}"
 
@@ -93,7 +98,7 @@ def test_docs_have_python_blocks() -> None:
     """The pages that promise runnable examples have them (guards the block extractor too)."""
     names = {p.name for p in FILES_WITH_CODE}
     assert {"README.md", "getting-started.md", "configuration.md", "plugins.md"} <= names
-    assert {"mlflow.md", "wandb.md"} <= names
+    assert {"mlflow.md", "wandb.md", "clearml.md"} <= names
 
 
 def test_every_setting_is_documented() -> None:
@@ -106,7 +111,8 @@ def test_every_setting_is_documented() -> None:
 
 
 @pytest.mark.parametrize(
-    ("backend", "model"), [("mlflow", MlflowSettings), ("wandb", WandbSettings)]
+    ("backend", "model"),
+    [("mlflow", MlflowSettings), ("wandb", WandbSettings), ("clearml", ClearmlSettings)],
 )
 def test_every_backend_setting_is_documented(backend: str, model: type[BaseModel]) -> None:
     """Each key of a backend's section has a row in docs/backends/<backend>.md's table."""
