@@ -155,3 +155,23 @@ def test_credentials_are_shown_redacted_by_tracelet_config(
     assert "env var CLEARML_API_SECRET_KEY" in shown
     assert "ACCESSKEY123" not in shown
     assert "SECRET456" not in shown
+
+
+def test_the_configuration_pages_environment_variables_without_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The page's CLEARML_* exports, as written: this machine cannot reach app.clear.ml, and
+    start_logging says so within start_timeout instead of waiting on ClearML's retries."""
+    for name, value in {
+        "CLEARML_WEB_HOST": "https://app.clear.ml",
+        "CLEARML_API_HOST": "https://api.clear.ml",
+        "CLEARML_FILES_HOST": "https://files.clear.ml",
+        "CLEARML_API_ACCESS_KEY": "your_access_key",
+        "CLEARML_API_SECRET_KEY": "your_secret_key",
+        "TRACELET_CLEARML__START_TIMEOUT": "3",
+    }.items():
+        monkeypatch.setenv(name, value)
+    began = time.monotonic()
+    with pytest.raises(BackendStartError, match=r"ClearML server at https://api\.clear\.ml"):
+        tracelet.start_logging(backend="clearml")
+    assert time.monotonic() - began < 15
