@@ -14,5 +14,6 @@ install_project() {
     # The workspace's distributions, editable, plus whatever extra requirements are passed.
     python -m pip install --quiet -c requirements/constraints.txt \
         -e packages/tracelet-core -e packages/tracelet-collectors -e packages/tracelet-mlflow \
-        -e packages/tracelet-wandb -e packages/tracelet-clearml -e . "$@"
+        -e packages/tracelet-wandb -e packages/tracelet-clearml -e packages/tracelet-aim \
+        -e . "$@"
 }

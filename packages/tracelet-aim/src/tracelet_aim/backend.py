@@ -1,0 +1,303 @@
+"""The ``aim`` backend: one AIM run in a local repo or on an aim server.
+
+Names and contexts. AIM groups a metric's series by name and tells them apart by context, so
+Tracelet splits a name at its first ``/``: ``train/loss`` is tracked as name ``loss`` with
+context ``{"subset": "train"}``, next to ``val/loss`` (``{"subset": "val"}``) in one chart;
+``a/b/c`` is name ``b/c``, subset ``a``; a name without ``/`` has an empty context
+(:func:`name_context`). Media follow the same rule.
+
+Steps. AIM keeps one value per step of a series: tracking a step again overwrites it. So a
+point whose step is not above the last one of its series (a loop resumed from a checkpoint, a
+step logged twice) starts the next revision of the series: the same name with ``revision: 1``
+(then 2, ...) added to the context, a second line in AIM's chart; no point is lost.
+
+Where records go: metrics → ``run.track(value, name, step, context)``; params → the run's
+``hparams`` (flattened names as given: ``run.hparams["optimizer/name"]``); tags → AIM tags
+``name:value`` (query: ``"team:ml" in run.tags``); artifacts → ``run.log_artifact`` under the
+artifacts URI; images → ``aim.Image``; histograms → ``aim.Distribution`` (Tracelet's bins);
+text → ``aim.Text``; figures → ``aim.Image`` (matplotlib) or ``aim.Figure`` (plotly, when
+plotly is installed). AIM's own system tracking, terminal capture and system params are off
+unless the settings turn them on.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlparse
+
+from tracelet.backend import BaseBackend, RunInfo
+from tracelet.errors import BackendStartError
+from tracelet.records import (
+    ALL_CAPABILITIES,
+    Artifact,
+    Batch,
+    Capability,
+    Figure,
+    Histogram,
+    Image,
+    Media,
+    RunStatus,
+    Text,
+)
+from tracelet.resumable import ResumableWriter, WritePlan
+from tracelet_aim.settings import AimSettings
+
+if TYPE_CHECKING:
+    from aim.sdk.run import Run as AimRun
+
+logger = logging.getLogger("tracelet.aim")
+
+#: The param holding Tracelet's run id.
+RUN_ID_PARAM = "tracelet_run_id"
+
+
+@dataclass(slots=True)
+class _Series:
+    """Where a metric's points are tracked: AIM name, context, last step, revision."""
+
+    name: str
+    context: dict[str, str]
+    last_step: int
+    revision: int
+
+
+def name_context(name: str) -> tuple[str, dict[str, str]]:
+    """AIM's (name, context) for a Tracelet name: ``train/loss`` → (``loss``, subset train)."""
+    subset, _, rest = name.partition("/")
+    if subset and rest:
+        return rest, {"subset": subset}
+    return name, {}
+
+
+def tag_text(name: str, value: str) -> str:
+    """The AIM tag for a Tracelet tag: ``name:value`` (``name`` alone for an empty value)."""
+    return f"{name}:{value}" if value else name
+
+
+class AimBackend(BaseBackend):
+    """Logs one Tracelet run as one AIM run (see the module docstring)."""
+
+    capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
+
+    def __init__(self, settings: AimSettings | None = None) -> None:
+        self.settings = settings or AimSettings()
+        self._run: AimRun | None = None
+        self._repo: str | None = None
+        self._params: dict[str, Any] = {}
+        self._tags: dict[str, str] = {}  # Tracelet tag name -> AIM tag
+        self._series: dict[str, _Series] = {}  # Tracelet metric name -> where it is tracked
+        self._writer = ResumableWriter(self._plan)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, run: RunInfo) -> None:
+        """Open the run (or resume ``run_hash``) in the repo, creating a local repo if missing.
+
+        Raises:
+            BackendStartError: The aim server did not answer within ``start_timeout``.
+        """
+        from aim.sdk.repo import Repo
+        from aim.sdk.run import Run as AimRun
+
+        s = self.settings
+        if s.remote_uri is not None:
+            check_server(s.remote_uri, s.start_timeout)
+            repo = s.remote_uri
+        else:
+            path = Path(s.repo_path).expanduser().resolve()
+            path.mkdir(parents=True, exist_ok=True)
+            Repo.from_path(str(path), init=True)
+            repo = str(path)
+        self._repo = repo
+        try:
+            aim_run = AimRun(
+                run_hash=s.run_hash,
+                repo=repo,
+                experiment=s.experiment_name or run.project,
+                system_tracking_interval=s.system_tracking_interval,
+                log_system_params=s.log_system_params,
+                capture_terminal_logs=s.capture_terminal_logs,
+            )
+        except Exception as exc:
+            raise BackendStartError(f"aim.Run failed ({type(exc).__name__}: {exc})") from exc
+        if s.run_hash is None or s.run_name is not None:
+            aim_run.name = s.run_name or run.name
+        aim_run[RUN_ID_PARAM] = run.id
+        for tag in self._initial_tags():
+            aim_run.add_tag(tag)
+        artifacts = s.artifacts_uri
+        if artifacts is None and s.remote_uri is None:
+            artifacts = (Path(repo) / ".aim" / "artifacts").as_uri()
+        if artifacts is not None:
+            aim_run.set_artifacts_uri(artifacts)
+        self._run = aim_run
+
+    def write(self, batch: Batch) -> None:
+        """Store the batch; a retry of a batch that failed part way resumes where it stopped."""
+        self._writer.write(batch)
+
+    def close(self, status: RunStatus) -> None:
+        """Close the run (AIM has no run status; it is kept as the param ``tracelet_status``)."""
+        if self._run is not None:
+            self._run["tracelet_status"] = status
+            self._run.close()
+
+    @property
+    def location(self) -> str | None:
+        """The repo and run hash, and the ``aim up`` command for a local repo."""
+        if self._run is None or self._repo is None:
+            return None
+        if self.settings.remote_uri is not None:
+            return f"{self._repo} run {self._run.hash}"
+        return f"aim up --repo {self._repo}  (run {self._run.hash})"
+
+    @property
+    def run_hash(self) -> str | None:
+        return None if self._run is None else str(self._run.hash)
+
+    def _initial_tags(self) -> list[str]:
+        tags = self.settings.tags
+        if isinstance(tags, dict):
+            return [tag_text(k, str(v)) for k, v in tags.items()]
+        return list(tags)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @property
+    def run(self) -> AimRun:
+        assert self._run is not None, "used before start"
+        return self._run
+
+    def _plan(self, batch: Batch) -> WritePlan:
+        plan = WritePlan(batch)
+        run = self.run
+        if batch.params:
+            self._params.update((p.name, p.value) for p in batch.params)
+            params = dict(self._params)
+            plan.calls.append(lambda: run.__setitem__("hparams", params))
+        for t in batch.tags:
+            plan.calls.append(self._tag_call(t.name, tag_text(t.name, t.value)))
+        if batch.metrics:
+            points = batch.metrics
+            plan.calls.append(lambda: self._track_points(points))
+        plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
+        plan.calls.extend(self._media_call(m, plan) for m in batch.media)
+        return plan
+
+    def _track_points(self, points: list[tuple[str, float, int, float]]) -> None:
+        """Track each point; a step at or below the last one of its series (a resumed loop,
+        a repeated step) starts the next revision of the series, because AIM keeps one value
+        per step per series and would overwrite the earlier point."""
+        track = self.run.track
+        series = self._series
+        for name, value, step, _ts in points:
+            state = series.get(name)
+            if state is None:
+                aim_name, context = name_context(name)
+                state = series[name] = _Series(aim_name, context, step, 0)
+            elif step <= state.last_step:
+                state.revision += 1
+                state.context = {**state.context, "revision": str(state.revision)}
+            state.last_step = step
+            track(value, name=state.name, step=step, context=state.context)
+
+    def _tag_call(self, name: str, text: str) -> Callable[[], None]:
+        run = self.run
+
+        def set_tag() -> None:
+            old = self._tags.get(name)
+            if old == text:
+                return
+            if old is not None:
+                run.remove_tag(old)
+            run.add_tag(text)
+            self._tags[name] = text
+
+        return set_tag
+
+    def _artifact_call(self, artifact: Artifact, plan: WritePlan) -> Callable[[], None]:
+        run = self.run
+
+        def upload() -> None:
+            if run.artifacts_uri is None:
+                plan.refused.append(
+                    f"artifact {artifact.name!r}: no aim.artifacts_uri for the remote repo"
+                )
+            elif not artifact.path.exists():
+                plan.refused.append(f"artifact source deleted before upload: {artifact.path}")
+            elif artifact.is_dir:
+                run.log_artifacts(str(artifact.path), name=artifact.name, block=True)
+            else:
+                run.log_artifact(str(artifact.path), name=artifact.name, block=True)
+
+        return upload
+
+    def _media_call(self, media: Media, plan: WritePlan) -> Callable[[], None]:
+        from aim.sdk.objects.distribution import Distribution
+        from aim.sdk.objects.image import Image as AimImage
+        from aim.sdk.objects.text import Text as AimText
+
+        run = self.run
+        name, context = name_context(media.name)
+        value: Any
+        if isinstance(media, Text):
+            value = AimText(media.text)
+        elif isinstance(media, Image):
+            value = AimImage(_pil(media.png), caption=media.caption or "")
+        elif isinstance(media, Histogram):
+            value = Distribution(
+                hist=list(media.counts), bin_range=(media.edges[0], media.edges[-1])
+            )
+        else:
+            assert isinstance(media, Figure)
+            if media.png is not None:
+                value = AimImage(_pil(media.png))
+            else:
+                assert media.plotly_json is not None
+                value = _plotly_figure(media.plotly_json)
+                if value is None:
+                    reason = f"figure {media.name!r}: aim.Figure needs plotly installed"
+                    return lambda: plan.refused.append(reason)
+        step = media.step
+        return lambda: run.track(value, name=name, step=step, context=context)
+
+
+def _pil(png: bytes) -> Any:
+    import PIL.Image
+
+    return PIL.Image.open(io.BytesIO(png))
+
+
+def _plotly_figure(figure_json: str) -> Any:
+    try:
+        import plotly.io
+    except ImportError:
+        return None
+    from aim.sdk.objects.figure import Figure as AimFigure
+
+    return AimFigure(plotly.io.from_json(figure_json))
+
+
+def check_server(remote_uri: str, timeout: float) -> None:
+    """Fail within ``timeout`` when nothing answers at the aim server's address.
+
+    Raises:
+        BackendStartError: naming the server and the fix.
+    """
+    address = urlparse(remote_uri)
+    host, port = address.hostname or "", address.port or 53800
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except OSError as exc:
+        raise BackendStartError(
+            f"the aim server at {remote_uri} did not answer within {timeout:g} s ({exc}); "
+            "start it (aim server --repo <path> --host 0.0.0.0 --port 53800) or point "
+            "aim.remote_uri at a running one; aim.start_timeout sets how long to wait"
+        ) from exc
