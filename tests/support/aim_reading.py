@@ -33,13 +33,12 @@ def context_key(context: dict[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 def read_run(repo_path: str, run_hash: str) -> AimStoredRun:
-    """The run ``run_hash`` of the repo at ``repo_path`` (a folder or ``aim://host:port``)."""
+    """The run ``run_hash`` of the repo in the folder ``repo_path``."""
     from aim.sdk.index_manager import RepoIndexManager
     from aim.sdk.repo import Repo
 
     repo = Repo.from_path(repo_path)
-    if not repo_path.startswith("aim://"):
-        RepoIndexManager.get_index_manager(repo).index(run_hash)
+    RepoIndexManager.get_index_manager(repo).index(run_hash)
     run = repo.get_run(run_hash)
     assert run is not None, f"run {run_hash} not in {repo_path}"
     metrics = {}

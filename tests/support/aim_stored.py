@@ -8,15 +8,12 @@ from tracelet.testing import StoredRun
 
 
 def aim_run_of(run: Run) -> AimStoredRun:
-    """Read the AIM run of a (stopped) Tracelet run from the repo its location names."""
+    """Read the AIM run of a (stopped) Tracelet run from the local repo its location names."""
     location = run.locations()["aim"]
     assert location is not None
+    assert location.startswith("aim up --repo "), f"not a local repo: {location}"
     run_hash = location.rstrip(")").split()[-1]
-    if location.startswith("aim up --repo "):
-        repo = location.removeprefix("aim up --repo ").split()[0]
-    else:
-        repo = location.split()[0]
-    return read_run(repo, run_hash)
+    return read_run(location.removeprefix("aim up --repo ").split()[0], run_hash)
 
 
 def tracelet_name(name: str, context: tuple[tuple[str, str], ...]) -> str:

@@ -7,8 +7,6 @@ Its output goes to ``root/server.log``, quoted when it fails to come up.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.processes import clean_env
+from support.processes import clean_env, stop_process_group
 
 #: Environment for MLflow in tests: no telemetry (the network is closed anyway), and the server
 #: without its job runner (2 processes instead of 9).
@@ -92,21 +90,7 @@ class MlflowServer:
         raise RuntimeError(f"mlflow server did not come up:\n{log.read_text()[-4000:]}")
 
     def stop(self) -> None:
-        """Stop the whole process group: SIGTERM, then SIGKILL for what is left after 15 s."""
-        if self.process is None:
-            return
-        process, self.process = self.process, None
-        group = process.pid
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(group, sig)
-            except ProcessLookupError:
-                return
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                process.poll()  # reap the main process once it exits
-                try:
-                    os.killpg(group, 0)
-                except ProcessLookupError:
-                    return
-                time.sleep(0.1)
+        """Stop the server's whole process group (SIGTERM, then SIGKILL after 15 s)."""
+        if self.process is not None:
+            process, self.process = self.process, None
+            stop_process_group(process)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -47,3 +49,21 @@ def checked(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedPro
     """``result``, after asserting that the command succeeded (its output in the message)."""
     assert result.returncode == 0, f"{result.args} failed:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started with ``start_new_session=True`` and every process it started:
+    SIGTERM to the group, then SIGKILL for what is left after 15 s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            process.poll()  # reap the main process once it exits
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)

@@ -22,6 +22,7 @@ unless the settings turn them on.
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import socket
@@ -89,6 +90,7 @@ class AimBackend(BaseBackend):
         self.settings = settings or AimSettings()
         self._run: AimRun | None = None
         self._repo: str | None = None
+        self._hash: str | None = None
         self._params: dict[str, Any] = {}
         self._tags: dict[str, str] = {}  # Tracelet tag name -> AIM tag
         self._series: dict[str, _Series] = {}  # Tracelet metric name -> where it is tracked
@@ -143,23 +145,41 @@ class AimBackend(BaseBackend):
         self._writer.write(batch)
 
     def close(self, status: RunStatus) -> None:
-        """Close the run (AIM has no run status; it is kept as the param ``tracelet_status``)."""
-        if self._run is not None:
-            self._run["tracelet_status"] = status
-            self._run.close()
+        """Close the run (AIM has no run status; it is kept as the param ``tracelet_status``).
+
+        For an aim server, the run's objects are released and the connection closed now,
+        while the server is there: AIM would otherwise release them at interpreter exit and
+        print tracebacks if the server had gone by then.
+        """
+        run = self._run
+        if run is None:
+            return
+        run["tracelet_status"] = status
+        run.close()
+        self._hash = str(run.hash)
+        if self.settings.remote_uri is not None:
+            repo = run.repo
+            self._run = None
+            del run
+            gc.collect()  # AIM releases a run's server-side resources when its objects go
+            repo.close()
 
     @property
     def location(self) -> str | None:
         """The repo and run hash, and the ``aim up`` command for a local repo."""
-        if self._run is None or self._repo is None:
+        run_hash = self.run_hash
+        if run_hash is None or self._repo is None:
             return None
         if self.settings.remote_uri is not None:
-            return f"{self._repo} run {self._run.hash}"
-        return f"aim up --repo {self._repo}  (run {self._run.hash})"
+            return f"{self._repo} run {run_hash}"
+        return f"aim up --repo {self._repo}  (run {run_hash})"
 
     @property
     def run_hash(self) -> str | None:
-        return None if self._run is None else str(self._run.hash)
+        """The AIM run's hash, once started."""
+        if self._run is not None:
+            return str(self._run.hash)
+        return self._hash
 
     def _initial_tags(self) -> list[str]:
         tags = self.settings.tags
