@@ -15,6 +15,7 @@ import pytest
 # Make tests/support importable as `support` from every test module.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from support.aim_server import AimServer
 from support.mlflow_server import MlflowServer
 
 from tracelet import session
@@ -93,6 +94,16 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     """A real ``mlflow server`` on a free port of 127.0.0.1 for the whole session (sqlite store,
     proxied artifacts in a temp dir); started on first use, stopped at the end."""
     server = MlflowServer(tmp_path_factory.mktemp("mlflow-server"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AimServer]:
+    """A real ``aim server`` on a free port of 127.0.0.1 for the whole session (its repo in a
+    temp dir); started on first use, stopped at the end."""
+    server = AimServer(tmp_path_factory.mktemp("aim-server"))
     server.start()
     yield server
     server.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,14 +126,6 @@ def test_aim_queries_find_the_run_in_a_fresh_process(tmp_path: Path) -> None:
     )
     found = json.loads(result.stdout)
     assert found == {"runs": [run_hash], "points": {run_hash: 500}}
-
-
-@pytest.fixture(scope="module")
-def aim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AimServer]:
-    server = AimServer(tmp_path_factory.mktemp("aim-server"))
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_a_run_on_a_real_aim_server(

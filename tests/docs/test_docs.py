@@ -4,8 +4,8 @@ Each file's blocks run in one fresh interpreter (so a later block can use what a
 defined), in a temporary working directory with no Tracelet or backend env vars. Tracebacks
 name the Markdown file and line. A block that needs a network service is preceded by
 ``<!-- docs-test: requires <service> -->``; the fixture for that service points it at a local
-server: ``mlflow-server`` blocks run with ``http://localhost:5000`` replaced by the address of the
-real ``mlflow server`` the test session starts.
+server: ``mlflow-server`` and ``aim-server`` blocks run with the server's address replaced by
+the one of the real server the test session starts.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from support.wandb_env import wandb_test_env
 from tracelet.backends.local import LocalSettings
 from tracelet.settings import CoreSettings
 from tracelet.testing import BackendContract
+from tracelet_aim.settings import AimSettings
 from tracelet_clearml.settings import ClearmlSettings
 from tracelet_mlflow.settings import MlflowSettings
 from tracelet_wandb.settings import WandbSettings
@@ -68,8 +69,11 @@ def python_blocks(path: Path) -> list[Block]:
 FILES_WITH_CODE = [p for p in DOC_FILES if python_blocks(p)]
 
 
-#: The address a docs block uses for each service, and the fixture giving the local one's.
-_SERVICES = {"mlflow-server": ("http://localhost:5000", "mlflow_server")}
+#: The host:port a docs block uses for each service, and the fixture giving the local one's.
+_SERVICES = {
+    "mlflow-server": ("localhost:5000", "mlflow_server"),
+    "aim-server": ("aim-server:53800", "aim_server"),
+}
 
 
 @pytest.mark.parametrize("doc", FILES_WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
@@ -80,9 +84,10 @@ def test_python_blocks_run(doc: Path, tmp_path: Path, request: pytest.FixtureReq
     for i, block in enumerate(blocks):
         if block.requires:
             documented, fixture = _SERVICES[block.requires]
-            local = request.getfixturevalue(fixture).uri
+            local = request.getfixturevalue(fixture).uri.partition("://")[2]
             assert documented in block.code, f"{doc}:{block.line}: no {documented} to point"
-            blocks[i] = replace(block, code=block.code.replace(documented, local))
+            code = block.code.replace(documented, local)
+            blocks[i] = replace(block, code=code)
     spec = tmp_path / "blocks.json"
     spec.write_text(json.dumps([b.__dict__ for b in blocks]))
     env = {
@@ -98,7 +103,7 @@ def test_docs_have_python_blocks() -> None:
     """The pages that promise runnable examples have them (guards the block extractor too)."""
     names = {p.name for p in FILES_WITH_CODE}
     assert {"README.md", "getting-started.md", "configuration.md", "plugins.md"} <= names
-    assert {"mlflow.md", "wandb.md", "clearml.md"} <= names
+    assert {"mlflow.md", "wandb.md", "clearml.md", "aim.md"} <= names
 
 
 def test_every_setting_is_documented() -> None:
@@ -112,7 +117,12 @@ def test_every_setting_is_documented() -> None:
 
 @pytest.mark.parametrize(
     ("backend", "model"),
-    [("mlflow", MlflowSettings), ("wandb", WandbSettings), ("clearml", ClearmlSettings)],
+    [
+        ("mlflow", MlflowSettings),
+        ("wandb", WandbSettings),
+        ("clearml", ClearmlSettings),
+        ("aim", AimSettings),
+    ],
 )
 def test_every_backend_setting_is_documented(backend: str, model: type[BaseModel]) -> None:
     """Each key of a backend's section has a row in docs/backends/<backend>.md's table."""
