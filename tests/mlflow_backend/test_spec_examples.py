@@ -78,3 +78,36 @@ def test_core_examples_with_the_mlflow_backend(config: dict[str, Any], tmp_path:
     assert run.stop()
     mlrun = find_run(f"sqlite:///{tmp_path / 'mlflow.db'}", run)  # MLflow's default store
     assert mlrun.info.status == "FINISHED"
+
+
+def test_the_whole_config_file_example(mlflow_server: MlflowServer, tmp_path: Path) -> None:
+    """The page's tracelet.yaml with every backend's section, as written (only the server
+    address changed): valid with all four plugins installed, and MLflow gets the run."""
+    (tmp_path / "tracelet.yaml").write_text(
+        "# tracelet.yaml\n"
+        "backend: mlflow\n"
+        "project: my_project\n"
+        "experiment_name: my_experiment\n"
+        "\n"
+        "# Backend-specific configuration\n"
+        "mlflow:\n"
+        f"  tracking_uri: {mlflow_server.uri}\n"
+        '  experiment_name: "ML Experiments"\n'
+        "\n"
+        "clearml:\n"
+        '  project_name: "Tracelet Experiments"\n'
+        '  task_name: "Training Run"\n'
+        "\n"
+        "wandb:\n"
+        '  project: "tracelet-experiments"\n'
+        '  entity: "your-username"\n'
+        "\n"
+        "aim:\n"
+        '  repo_path: "./aim_logs"\n'
+        '  experiment_name: "Tracelet Experiments"\n'
+    )
+    run = tracelet.start_logging()
+    assert run.stop()
+    mlrun = find_run(mlflow_server.uri, run)
+    assert experiment_of(mlflow_server.uri, mlrun) == "ML Experiments"
+    assert mlrun.info.run_name == "my_experiment"
