@@ -44,6 +44,7 @@ from tracelet.records import (
     Image,
     Media,
     RunStatus,
+    Tag,
     Text,
 )
 from tracelet.resumable import ResumableWriter, WritePlan
@@ -74,11 +75,6 @@ def name_context(name: str) -> tuple[str, dict[str, str]]:
     if subset and rest:
         return rest, {"subset": subset}
     return name, {}
-
-
-def tag_text(name: str, value: str) -> str:
-    """The AIM tag for a Tracelet tag: ``name:value`` (``name`` alone for an empty value)."""
-    return f"{name}:{value}" if value else name
 
 
 class AimBackend(BaseBackend):
@@ -184,7 +180,7 @@ class AimBackend(BaseBackend):
     def _initial_tags(self) -> list[str]:
         tags = self.settings.tags
         if isinstance(tags, dict):
-            return [tag_text(k, str(v)) for k, v in tags.items()]
+            return [Tag(k, str(v)).label() for k, v in tags.items()]
         return list(tags)
 
     # -- writing ---------------------------------------------------------------------------
@@ -202,7 +198,7 @@ class AimBackend(BaseBackend):
             params = dict(self._params)
             plan.calls.append(lambda: run.__setitem__("hparams", params))
         for t in batch.tags:
-            plan.calls.append(self._tag_call(t.name, tag_text(t.name, t.value)))
+            plan.calls.append(self._tag_call(t.name, t.label()))
         if batch.metrics:
             points = batch.metrics
             plan.calls.append(lambda: self._track_points(points))

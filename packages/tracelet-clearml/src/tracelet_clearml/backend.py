@@ -67,11 +67,6 @@ def title_series(name: str) -> tuple[str, str]:
     return (title, series) if title and series else (name, name)
 
 
-def tag_text(name: str, value: str) -> str:
-    """The ClearML tag for a Tracelet tag: ``name:value`` (``name`` alone for an empty value)."""
-    return f"{name}:{value}" if value else name
-
-
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
     """ClearML prints to stdout when a task starts or closes: send those lines to the log."""
@@ -202,7 +197,7 @@ class ClearmlBackend(BaseBackend):
             params = {f"{section}/{p.name}": p.value for p in batch.params}
             plan.calls.append(lambda: task.update_parameters(params))
         if batch.tags:
-            tags = [tag_text(t.name, t.value) for t in batch.tags]
+            tags = [t.label() for t in batch.tags]
             plan.calls.append(lambda: task.add_tags(tags))
         if batch.metrics:
             points = batch.metrics

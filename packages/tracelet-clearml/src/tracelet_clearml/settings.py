@@ -94,5 +94,6 @@ class ClearmlSettings(SectionModel):
     report_in_subprocess: bool = Field(
         False,
         description="ClearML's reporting subprocess (its Linux default); Tracelet already "
-        "reports from a background thread, and in-process is ~70x faster.",
+        "reports from a background thread, and in-process is ~70x faster. With ClearML 2.1 "
+        "in a git checkout, close can then wait minutes (its async repo detection).",
     )

@@ -69,6 +69,11 @@ class Tag:
     name: str
     value: str
 
+    def label(self) -> str:
+        """The tag as one label, for backends whose tags are labels (W&B, ClearML, AIM):
+        ``name:value``, or ``name`` alone when the value is empty."""
+        return f"{self.name}:{self.value}" if self.value else self.name
+
 
 @dataclass(frozen=True, slots=True)
 class Artifact:

@@ -72,11 +72,6 @@ def artifact_name(name: str) -> str:
     return _NOT_ARTIFACT_NAME.sub("-", name).strip("-.")[:128] or "artifact"
 
 
-def tag_text(name: str, value: str) -> str:
-    """The W&B tag for a Tracelet tag: ``name:value`` (``name`` alone for an empty value)."""
-    return f"{name}:{value}" if value else name
-
-
 class WandbBackend(BaseBackend):
     """Logs one Tracelet run as one W&B run (see the module docstring)."""
 
@@ -188,7 +183,7 @@ class WandbBackend(BaseBackend):
             plan.calls.append(lambda: update(config, allow_val_change=True))  # type: ignore[no-untyped-call]
         if batch.tags:
             for t in batch.tags:
-                text = tag_text(t.name, t.value)
+                text = t.label()
                 if len(text) > MAX_TAG_LENGTH:
                     self._warn_once(
                         "tag", f"tag {text!r} is over W&B's {MAX_TAG_LENGTH} characters: cut"
