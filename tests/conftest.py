@@ -107,3 +107,15 @@ def aim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AimServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` of a socket that accepts connections and never answers:
+    a hung server."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,15 +109,6 @@ def test_no_server_configured_fails_at_once_naming_the_variables() -> None:
     assert "no ClearML server is configured" in message
     for needed in ("CLEARML_API_HOST", "CLEARML_API_ACCESS_KEY", "clearml.conf", "offline"):
         assert needed in message
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A port that accepts connections and never answers (a hung server)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("server", ["nothing listening", "never answers"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -31,15 +30,6 @@ def test_nothing_listening_fails_at_once_naming_the_fix() -> None:
     assert f"tracking server at {uri} did not answer" in message
     assert "MLFLOW_TRACKING_URI" in message
     assert "mlflow.start_timeout" in message
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A port that accepts connections and never answers (a hung server)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def test_a_server_that_never_answers_fails_within_start_timeout(silent_server: str) -> None:
