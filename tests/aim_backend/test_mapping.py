@@ -166,3 +166,19 @@ def test_remote_uri_must_be_aim_or_http() -> None:
 
     with pytest.raises(ConfigError, match=r"aim\.remote_uri.*use aim://host:port"):
         start("ftp://host:1")
+
+
+def test_resume_a_run_by_hash(tmp_path: Path) -> None:
+    first = start(tmp_path / "repo")
+    for step in range(3):
+        first.log_metric("train/loss", float(step), step=step)
+    assert first.stop()
+    run_hash = aim_run_of(first).hash
+    second = start(tmp_path / "repo", run_hash=run_hash)
+    for step in range(3, 6):
+        second.log_metric("train/loss", float(step), step=step)
+    assert second.stop()
+    resumed = aim_run_of(second)
+    assert resumed.hash == run_hash
+    assert resumed.name == "resnet-baseline"
+    assert resumed.metrics[("loss", (("subset", "train"),))] == [(s, float(s)) for s in range(6)]
