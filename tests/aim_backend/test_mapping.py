@@ -182,3 +182,34 @@ def test_resume_a_run_by_hash(tmp_path: Path) -> None:
     assert resumed.hash == run_hash
     assert resumed.name == "resnet-baseline"
     assert resumed.metrics[("loss", (("subset", "train"),))] == [(s, float(s)) for s in range(6)]
+
+
+def test_a_write_that_fails_part_way_resumes_without_duplicates(tmp_path: Path) -> None:
+    """``track`` fails on the 5th of 10 points (the repo went away for a moment): the retried
+    write tracks the other points once, and no revision series appears."""
+    from support.aim_reading import read_run
+
+    from tracelet.backend import RunInfo
+    from tracelet.records import Batch
+    from tracelet_aim.backend import AimBackend
+    from tracelet_aim.settings import AimSettings
+
+    backend = AimBackend(AimSettings(repo_path=str(tmp_path / "repo")))
+    backend.start(RunInfo("retry-1", "retry", "aim", time.time()))
+    real_track = backend.run.track
+    calls = {"n": 0}
+
+    def failing_once(value: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError("repo unavailable")
+        real_track(value, **kwargs)
+
+    backend.run.track = failing_once  # type: ignore[method-assign]
+    batch = Batch(metrics=[("train/loss", float(s), s, time.time()) for s in range(10)])
+    with pytest.raises(OSError, match="repo unavailable"):
+        backend.write(batch)
+    backend.write(batch)  # what the dispatcher does: the same batch again
+    backend.close("finished")
+    stored = read_run(str(tmp_path / "repo"), backend.run_hash or "")
+    assert stored.metrics == {("loss", (("subset", "train"),)): [(s, float(s)) for s in range(10)]}

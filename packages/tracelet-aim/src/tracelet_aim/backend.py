@@ -201,27 +201,36 @@ class AimBackend(BaseBackend):
             plan.calls.append(self._tag_call(t.name, t.label()))
         if batch.metrics:
             points = batch.metrics
-            plan.calls.append(lambda: self._track_points(points))
+            done = [0]  # points tracked so far: a retry of this batch resumes after them
+            plan.calls.append(lambda: self._track_points(points, done))
         plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
         plan.calls.extend(self._media_call(m, plan) for m in batch.media)
         return plan
 
-    def _track_points(self, points: list[tuple[str, float, int, float]]) -> None:
-        """Track each point; a step at or below the last one of its series (a resumed loop,
-        a repeated step) starts the next revision of the series, because AIM keeps one value
-        per step per series and would overwrite the earlier point."""
+    def _track_points(self, points: list[tuple[str, float, int, float]], done: list[int]) -> None:
+        """Track the points from ``done[0]`` on; a step at or below the last one of its series
+        (a resumed loop, a repeated step) starts the next revision of the series, because AIM
+        keeps one value per step per series and would overwrite the earlier point. A series'
+        state and ``done`` change only once a point is tracked, so a retried batch neither
+        repeats a point nor takes its own points for a step going back."""
         track = self.run.track
         series = self._series
-        for name, value, step, _ts in points:
+        for i in range(done[0], len(points)):
+            name, value, step, _ts = points[i]
             state = series.get(name)
             if state is None:
                 aim_name, context = name_context(name)
-                state = series[name] = _Series(aim_name, context, step, 0)
+                track(value, name=aim_name, step=step, context=context)
+                series[name] = _Series(aim_name, context, step, 0)
             elif step <= state.last_step:
-                state.revision += 1
-                state.context = {**state.context, "revision": str(state.revision)}
-            state.last_step = step
-            track(value, name=state.name, step=step, context=state.context)
+                revision = state.revision + 1
+                context = {**state.context, "revision": str(revision)}
+                track(value, name=state.name, step=step, context=context)
+                state.revision, state.context, state.last_step = revision, context, step
+            else:
+                track(value, name=state.name, step=step, context=state.context)
+                state.last_step = step
+            done[0] = i + 1
 
     def _tag_call(self, name: str, text: str) -> Callable[[], None]:
         run = self.run

@@ -201,7 +201,8 @@ class ClearmlBackend(BaseBackend):
             plan.calls.append(lambda: task.add_tags(tags))
         if batch.metrics:
             points = batch.metrics
-            plan.calls.append(lambda: _report_scalars(report_logger, points))
+            done = [0]  # points reported so far: a retry of this batch resumes after them
+            plan.calls.append(lambda: _report_scalars(report_logger, points, done))
         plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
         plan.calls.extend(self._media_call(report_logger, m) for m in batch.media)
         return plan
@@ -242,14 +243,19 @@ class ClearmlBackend(BaseBackend):
         )
 
 
-def _report_scalars(report_logger: Logger, points: list[tuple[str, float, int, float]]) -> None:
+def _report_scalars(
+    report_logger: Logger, points: list[tuple[str, float, int, float]], done: list[int]
+) -> None:
+    """Report the points from ``done[0]`` on, counting each one reported in ``done``."""
     report = report_logger.report_scalar
     names: dict[str, tuple[str, str]] = {}
-    for name, value, step, _ts in points:
+    for i in range(done[0], len(points)):
+        name, value, step, _ts = points[i]
         pair = names.get(name)
         if pair is None:
             pair = names[name] = title_series(name)
         report(pair[0], pair[1], value, iteration=step)
+        done[0] = i + 1
 
 
 def _pil(png: bytes) -> Any:
