@@ -41,21 +41,18 @@ that did not deliver every point, or a run that was not closed (no end time; for
 
 from __future__ import annotations
 
-import argparse
 import atexit
-import gc
-import os
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Protocol
 
-from _util import clean_workdir, fmt_float, fmt_int, load_average, median, section, table
+import _backend_bench as common
+from _util import clean_workdir, section
 
 import tracelet
 from tracelet.run import Run
@@ -77,15 +74,16 @@ E2E_TRACKS: tuple[tuple[str, dict[str, str]], ...] = (
     ("loss", {"subset": "val"}),
     ("lr", {}),
 )
-#: Target: Tracelet's end-to-end rate as a fraction of the hand-written loop's.
-E2E_TARGET = 0.90
 #: Env vars removed for the run (with the rank vars): settings of Tracelet and AIM.
 _ENV_PREFIXES = ("TRACELET_", "AIM_")
-#: The metric name of section 1 and what AIM tracks it as (each case logs to a run of its own).
-CALL_NAME = "train/loss"
+#: What AIM tracks section 1's metric name as (each case logs to a run of its own).
 CALL_TRACK: tuple[str, dict[str, str]] = ("loss", {"subset": "train"})
 #: The AIM experiment of every run (Tracelet's default: the project).
 EXPERIMENT = "bench"
+
+#: The native row of section 1: "track" (aim_run.track).
+QUICK = common.Sizes(2_000, {"track": 500}, repeats=3, points=8_000, rounds=1)
+FULL = common.Sizes(10_000, {"track": 2_000}, repeats=5, points=40_000, rounds=3)
 
 
 class AimRun(Protocol):
@@ -101,21 +99,9 @@ class AimRun(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class Sizes:
-    """How much work each section does."""
-
-    tracelet_calls: int  # calls per timed repeat of the Tracelet row, section 1
-    aim_calls: int  # calls per timed repeat of aim_run.track
-    repeats: int  # timed repeats per row of section 1
-    points: int  # points per run in section 2 (a multiple of 4)
-    rounds: int  # rounds of section 2 (one run of each case per round)
-
-    @classmethod
-    def for_mode(cls, quick: bool) -> Sizes:
-        if quick:
-            return cls(tracelet_calls=2_000, aim_calls=500, repeats=3, points=8_000, rounds=1)
-        return cls(tracelet_calls=10_000, aim_calls=2_000, repeats=5, points=40_000, rounds=3)
+def _series_key(track: tuple[str, dict[str, str]]) -> SeriesKey:
+    name, context = track
+    return name, tuple(sorted(context.items()))
 
 
 def _reading() -> Any:
@@ -157,260 +143,80 @@ def _tracelet_hash(run: Run) -> str:
     return location.rstrip(")").split()[-1]
 
 
-# -- timed loops: module-level functions so every case pays the same loop overhead -----------
-
-
-def _loop_tracelet(log: Callable[[str, float, int], None], first: int, n: int) -> None:
-    name = CALL_NAME
-    for step in range(first, first + n):
-        log(name, 0.5, step)
-
-
-def _loop_aim(track: Callable[..., None], first: int, n: int) -> None:
-    name, context = CALL_TRACK
-    for step in range(first, first + n):
-        track(0.5, name=name, step=step, context=context)
+def _read_back(
+    repo: Path, run_hash: str, expected: dict[SeriesKey, set[tuple[float, float]]], ours: bool
+) -> common.ReadBack:
+    """Read a run from the repo and compare its series with ``expected``; a run without an end
+    time (or, with ``ours``, without ``tracelet_status`` ``finished``) is an issue."""
+    stored = _reading().read_run(str(repo), run_hash)
+    series: dict[SeriesKey, list[tuple[int, float]]] = stored.metrics
+    result = common.compare_points(expected, series)
+    if stored.raw.end_time is None:
+        result.issues.append("no end time (not closed)")
+    elif ours and stored.raw.get("tracelet_status", None) != "finished":
+        status = stored.raw.get("tracelet_status", None)
+        result.issues.append(f"tracelet_status {status!r}, not 'finished'")
+    return result
 
 
 # -- section 1: caller cost ------------------------------------------------------------------
 
 
-@dataclass
-class CallCase:
-    """The timings of one row of section 1, in nanoseconds per call."""
-
-    label: str
-    calls: int
-    per_call: list[float]
-    #: Loop start until everything was handed to AIM, per call; None: stored on return.
-    delivered: list[float] | None
-    #: Points logged in all, warm-up included.
-    logged: int
-
-
-def _time_case(
-    label: str,
-    body: Callable[[int, int], None],
-    *,
-    calls: int,
-    repeats: int,
-    drain: Callable[[], object] | None = None,
-) -> CallCase:
-    """Time ``body(first_step, calls)`` ``repeats`` times after one untimed warm-up.
-
-    Every call gets a step of its own (``first_step`` grows), so the run read back holds
-    exactly the points logged (AIM keeps one value per step). ``drain`` (which waits until
-    everything was handed to AIM) is timed after each loop, for the *incl. delivery* figure.
-    """
-    warm = max(calls // 10, 1)
-    body(0, warm)  # warm-up: AIM's first use of the series, the interpreter's specialisation
-    if drain is not None:
-        drain()
-    first = warm
-    per_call: list[float] = []
-    delivered: list[float] = []
-    clock = time.perf_counter_ns
-    for _ in range(repeats):
-        gc.collect()
-        t0 = clock()
-        body(first, calls)
-        t1 = clock()
-        if drain is not None:
-            drain()
-            delivered.append((clock() - t0) / calls)
-        per_call.append((t1 - t0) / calls)
-        first += calls
-    return CallCase(label, calls, per_call, delivered if drain is not None else None, first)
-
-
-def _us(ns: float) -> str:
-    return fmt_float(ns / 1000, 2)
-
-
-def _check_delivered(run: Run, expected: int) -> list[str]:
-    """Stop the run; the problems found if it did not deliver exactly ``expected`` points."""
-    ok = run.stop()
-    problems = []
-    for name, stats in run.stats().items():
-        if stats.delivered != expected or stats.dropped or stats.failed:
-            problems.append(
-                f"backend {name!r}: {stats.delivered:,} of {expected:,} points delivered "
-                f"({stats.dropped} dropped, {stats.failed} failed, {stats.pending} pending; "
-                f"last error: {stats.last_error})"
-            )
-    if not ok and not problems:
-        problems.append(f"run {run.name!r} did not stop cleanly")
-    return problems
-
-
-def _settings_line(run: Run) -> str:
-    if run.settings is None:
-        return "?"
-    s = run.settings.settings
-    return (
-        f"batch_size={s.batch_size}, flush_interval={s.flush_interval}s, "
-        f"max_queue_size={s.max_queue_size:,}, overflow_policy={s.overflow_policy}"
-    )
-
-
-@dataclass
-class ReadBack:
-    """What a run holds, compared with what was logged."""
-
-    missing: int
-    unexpected: int  # another value, a step never logged, or a series never logged
-    duplicated: int
-    closed: str | None  # why the run does not count as closed; None: it does
-
-    @property
-    def points_ok(self) -> bool:
-        return not (self.missing or self.unexpected or self.duplicated)
-
-
-def _read_back(
-    repo: Path, run_hash: str, expected: dict[SeriesKey, dict[int, float]], tracelet_run: bool
-) -> ReadBack:
-    """Read a run from the repo and compare its series with ``expected`` (step -> value per
-    series)."""
-    reading = _reading()
-    stored = reading.read_run(str(repo), run_hash)
-    series: dict[SeriesKey, list[tuple[int, float]]] = stored.metrics
-    missing = unexpected = duplicated = 0
-    for key, points in series.items():
-        want = expected.get(key)
-        if want is None:
-            unexpected += len(points)
-            continue
-        steps = [step for step, _ in points]
-        duplicated += len(steps) - len(set(steps))
-        unexpected += sum(1 for step, value in points if want.get(step) != value)
-    for key, want in expected.items():
-        got = {step for step, _ in series.get(key, ())}
-        missing += sum(1 for step in want if step not in got)
-    closed = None
-    if stored.raw.end_time is None:
-        closed = "no end time (not closed)"
-    elif tracelet_run and stored.raw.get("tracelet_status", None) != "finished":
-        closed = f"tracelet_status {stored.raw.get('tracelet_status', None)!r}, not 'finished'"
-    return ReadBack(missing, unexpected, duplicated, closed)
-
-
-def _read_problems(label: str, got: ReadBack, n: int) -> list[str]:
-    problems = []
-    if not got.points_ok:
-        problems.append(
-            f"{label} read back: {n - got.missing:,} of {n:,} points, {got.missing:,} MISSING, "
-            f"{got.unexpected:,} changed or unexpected, {got.duplicated:,} duplicated"
-        )
-    if got.closed is not None:
-        problems.append(f"{label}: {got.closed}")
-    return problems
-
-
-def _call_points(logged: int) -> dict[SeriesKey, dict[int, float]]:
+def _loop_aim(track: Callable[..., None], first: int, n: int) -> None:
+    """The native timed loop (module-level, like Tracelet's, for the same loop overhead)."""
     name, context = CALL_TRACK
-    return {(name, tuple(sorted(context.items()))): dict.fromkeys(range(logged), 0.5)}
+    for step in range(first, first + n):
+        track(0.5, name=name, step=step, context=context)
 
 
-def bench_calls(sizes: Sizes, repo: Path) -> list[str]:
+def bench_calls(sizes: common.Sizes, repo: Path) -> list[str]:
     """Section 1. Prints the table; returns the correctness problems found (none expected)."""
     print(section("1. Caller cost of one logged point: Tracelet vs aim_run.track"))
     problems: list[str] = []
 
     run = _start_tracelet("bench-calls", repo)
-    settings = _settings_line(run)
-    ours = _time_case(
+    settings = common.settings_line(run)
+    ours = common.time_case(
         "tracelet: run.log_metric(name, value, step) -> aim",
-        lambda first, k: _loop_tracelet(run.log_metric, first, k),
+        lambda first, k: common.loop_tracelet(run.log_metric, first, k),
         calls=sizes.tracelet_calls,
         repeats=sizes.repeats,
         drain=run.flush,
     )
-    problems += _check_delivered(run, ours.logged)
+    problems += common.check_delivered(run, ours.logged)
     tracelet_hash = _tracelet_hash(run)
 
     aim_run = _new_aim_run(repo)
-    theirs = _time_case(
+    theirs = common.time_case(
         'aim_run.track(value, name, step, context={"subset": "train"})',
         lambda first, k: _loop_aim(aim_run.track, first, k),
-        calls=sizes.aim_calls,
+        calls=sizes.native_calls["track"],
         repeats=sizes.repeats,
     )
     aim_hash = str(aim_run.hash)
     aim_run.close()
     for case, run_hash, is_tracelet in ((ours, tracelet_hash, True), (theirs, aim_hash, False)):
-        got = _read_back(repo, run_hash, _call_points(case.logged), is_tracelet)
-        problems += _read_problems(case.label, got, case.logged)
+        expected = common.call_points(_series_key(CALL_TRACK), case.logged)
+        got = _read_back(repo, run_hash, expected, is_tracelet)
+        problems += common.read_back_problems(case.label, got, case.logged)
 
     print(
-        f"Tracelet: {sizes.tracelet_calls:,} calls per repeat; AIM: {sizes.aim_calls:,} calls "
-        f"per repeat; {sizes.repeats} timed repeats after a warm-up of a tenth; "
-        "time.perf_counter_ns around the loop; gc enabled (collected before each repeat); every "
-        "call has a step of its own."
+        f"Tracelet: {sizes.tracelet_calls:,} calls per repeat; AIM: "
+        f"{sizes.native_calls['track']:,} calls per repeat; {sizes.repeats} timed repeats after "
+        "a warm-up of a tenth; time.perf_counter_ns around the loop; gc enabled (collected "
+        "before each repeat); every call has a step of its own."
     )
     print(f"Tracelet run settings (defaults): {settings}")
     print(
         "'incl. delivery' times until run.flush() returned: the backend's aim_run.track calls "
         "have stored every point, where an aim_run.track call* is when it returns."
     )
-    tracelet_median = median(ours.per_call)
-    rows = []
-    for case in (ours, theirs):
-        per_call = median(case.per_call)
-        delivered = per_call if case.delivered is None else median(case.delivered)
-        rows.append(
-            [
-                case.label + ("*" if case.delivered is None else ""),
-                f"{case.calls:,} x {len(case.per_call)}",
-                _us(per_call),
-                _us(min(case.per_call)),
-                _us(delivered),
-                fmt_int(1e9 / delivered),
-                f"{per_call / tracelet_median:,.0f}x",
-            ]
-        )
-    print(
-        table(
-            [
-                "case",
-                "calls x repeats",
-                "median us/call",
-                "min us/call",
-                "incl. delivery us/call",
-                "delivered points/s",
-                "median vs tracelet",
-            ],
-            rows,
-        )
-    )
-    if problems:
-        for problem in problems:
-            print(f"ERROR: {problem}")
-    else:
-        print("delivery check: every point of every row is stored (none missing)")
+    common.print_call_table([ours, theirs])
+    common.print_call_problems(problems)
     return problems
 
 
 # -- section 2: end to end -------------------------------------------------------------------
-
-
-@dataclass
-class E2eTiming:
-    """One timed run of section 2, in seconds."""
-
-    loop: float  # first call until the last call returned
-    close: float  # then until run.stop() (Tracelet) or aim_run.close() returned
-    run_hash: str  # the AIM run written
-
-    @property
-    def total(self) -> float:
-        return self.loop + self.close
-
-
-def _log_points(log: Callable[[str, float, int], None], n: int) -> None:
-    names = E2E_NAMES
-    for i in range(n):
-        log(names[i & 3], i * 0.25, i >> 2)
 
 
 def _track_points(track: Callable[..., None], n: int) -> None:
@@ -420,119 +226,53 @@ def _track_points(track: Callable[..., None], n: int) -> None:
         track(i * 0.25, name=name, step=i >> 2, context=context)
 
 
-def _tracelet_e2e(repo: Path, n: int) -> tuple[E2eTiming, list[str]]:
-    """Log ``n`` points with Tracelet and stop the run; the timing and the problems found."""
-    run = _start_tracelet("bench-e2e", repo)
-    gc.collect()
-    t0 = time.perf_counter()
-    _log_points(run.log_metric, n)
-    t1 = time.perf_counter()
-    stopped = run.stop()
-    t2 = time.perf_counter()
-    problems = (
-        [] if stopped else [f"run.stop() reported that not everything was delivered: {run.stats()}"]
-    )
-    return E2eTiming(t1 - t0, t2 - t1, _tracelet_hash(run)), problems
-
-
-def _baseline_e2e(repo: Path, n: int) -> E2eTiming:
+def _baseline_e2e(repo: Path, n: int) -> common.E2eTiming[str]:
     """Log ``n`` points by hand: one ``aim_run.track`` per point, then ``close``.
 
     This is what one would write with AIM alone for the same series: each point tracked as
     it comes, its context a dict made once per series.
     """
     aim_run = _new_aim_run(repo)
-    gc.collect()
-    t0 = time.perf_counter()
-    _track_points(aim_run.track, n)
-    t1 = time.perf_counter()
-    aim_run.close()
-    t2 = time.perf_counter()
-    return E2eTiming(t1 - t0, t2 - t1, str(aim_run.hash))
+    loop, close, _ = common.time_e2e(lambda: _track_points(aim_run.track, n), aim_run.close)
+    return common.E2eTiming(loop, close, str(aim_run.hash))
 
 
-def _e2e_points(n: int) -> dict[SeriesKey, dict[int, float]]:
-    expected: dict[SeriesKey, dict[int, float]] = {}
-    for k, (name, context) in enumerate(E2E_TRACKS):
-        key = (name, tuple(sorted(context.items())))
-        expected[key] = {i >> 2: i * 0.25 for i in range(k, n, len(E2E_TRACKS))}
-    return expected
-
-
-def bench_end_to_end(sizes: Sizes, repo: Path) -> list[str]:
+def bench_end_to_end(sizes: common.Sizes, repo: Path) -> list[str]:
     """Section 2. Prints the table; returns the correctness problems found (none expected)."""
     n = sizes.points
     print(section(f"2. End to end: {n:,} points into a local AIM repo"))
-    problems: list[str] = []
-    ours: list[E2eTiming] = []
-    theirs: list[E2eTiming] = []
-    for r in range(sizes.rounds):
-        # Alternate the order: the repo grows with every run, which could favour the first.
-        for case in ("baseline", "tracelet") if r % 2 == 0 else ("tracelet", "baseline"):
-            if case == "tracelet":
-                timing, found = _tracelet_e2e(repo, n)
-                ours.append(timing)
-                problems += found
-            else:
-                theirs.append(_baseline_e2e(repo, n))
-
-    best, base = min(ours, key=lambda t: t.total), min(theirs, key=lambda t: t.total)
-    rows = [
-        [
+    ours, theirs, problems = common.run_rounds(
+        sizes.rounds,
+        lambda: common.tracelet_e2e(
+            _start_tracelet("bench-e2e", repo),
+            lambda run: common.log_points(run.log_metric, E2E_NAMES, n),
+            _tracelet_hash,
+        ),
+        lambda: _baseline_e2e(repo, n),
+    )
+    common.print_e2e_table(
+        n,
+        ours,
+        theirs,
+        labels=(
             "tracelet: run.log_metric -> aim, then run.stop()",
-            fmt_int(n),
-            fmt_float(best.loop, 3),
-            fmt_float(best.close, 3),
-            fmt_float(best.total, 3),
-            fmt_int(n / best.total),
-            " / ".join(fmt_int(n / t.total) for t in ours),
-            f"{base.total / best.total:.0%}",
-        ],
-        [
             "hand-written: aim_run.track per point, then close()",
-            fmt_int(n),
-            fmt_float(base.loop, 3),
-            fmt_float(base.close, 3),
-            fmt_float(base.total, 3),
-            fmt_int(n / base.total),
-            " / ".join(fmt_int(n / t.total) for t in theirs),
-            "100%",
-        ],
-    ]
-    print(
-        f"{len(E2E_NAMES)} metric names round-robin ({', '.join(E2E_NAMES)}), explicit steps "
-        f"({n // len(E2E_NAMES):,} steps); {sizes.rounds} round(s), the order alternating; runs "
-        "created before the clock starts; total = first call until run.stop() returned "
-        "(hand-written: until aim_run.close() returned); best round shown."
-    )
-    print(
-        table(
-            [
-                "case",
-                "points",
-                "logging loop s",
-                "stop/close s",
-                "total s",
-                "points/s",
-                "points/s per round",
-                "rate vs hand-written",
-            ],
-            rows,
-        )
-    )
-    ratio = base.total / best.total
-    verdict = "PASS" if ratio >= E2E_TARGET else "FAIL"
-    print(
-        f"target: >= {E2E_TARGET:.0%} of the hand-written rate: Tracelet at {ratio:.0%} "
-        f"-> {verdict}"
+        ),
+        note=(
+            f"{len(E2E_NAMES)} metric names round-robin ({', '.join(E2E_NAMES)}), explicit "
+            f"steps ({n // len(E2E_NAMES):,} steps); {sizes.rounds} round(s), the order "
+            "alternating; runs created before the clock starts; total = first call until "
+            "run.stop() returned (hand-written: until aim_run.close() returned); best round "
+            "shown."
+        ),
     )
 
     r0 = time.perf_counter()
-    expected = _e2e_points(n)
+    expected = common.e2e_points([_series_key(track) for track in E2E_TRACKS], n)
     for label, timings in (("tracelet", ours), ("hand-written", theirs)):
         for timing in timings:
-            got = _read_back(repo, timing.run_hash, expected, label == "tracelet")
-            problems += _read_problems(f"{label} run {timing.run_hash}", got, n)
+            got = _read_back(repo, timing.run, expected, label == "tracelet")
+            problems += common.read_back_problems(f"{label} run {timing.run}", got, n)
     if not any(p.startswith("tracelet run") for p in problems):
         print(
             f"read back through aim's Repo in {time.perf_counter() - r0:.2f}s: tracelet "
@@ -551,22 +291,8 @@ def bench_end_to_end(sizes: Sizes, repo: Path) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections; 0 if every correctness check passed, else 1."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument(
-        "--only",
-        action="append",
-        choices=("calls", "e2e"),
-        help="run only this section (repeatable; default: all)",
-    )
-    args = parser.parse_args(argv)
-    sizes = Sizes.for_mode(args.quick)
-    only = set(args.only or ("calls", "e2e"))
-    print(
-        f"Tracelet aim backend benchmarks ({'quick' if args.quick else 'full'}); Python "
-        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
-    )
-
+    options = common.parse_options(argv, __doc__, "aim")
+    sizes = options.sizes(QUICK, FULL)
     problems: list[str] = []
     # The repo gets a folder of its own, removed at interpreter exit after AIM's own exit hook
     # (atexit runs hooks last-registered first; AIM registers its hook when it opens its first
@@ -593,19 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"timing: import aim {t1 - t0:.2f}s, new repo {t2 - t1:.2f}s, first aim.Run "
             f"{t3 - t2:.2f}s + close {t4 - t3:.2f}s, a later aim.Run + close {t5 - t4:.2f}s"
         )
-        if "calls" in only:
+        if "calls" in options.only:
             problems += bench_calls(sizes, repo)
-        if "e2e" in only:
+        if "e2e" in options.only:
             problems += bench_end_to_end(sizes, repo)
-
-    print(section("Summary"))
-    print(f"finished{load_average()}")
-    if problems:
-        for problem in problems:
-            print(f"FAILED: {problem}")
-        return 1
-    print("all correctness checks passed (timing targets are reported above, not enforced)")
-    return 0
+    return common.summary(problems)
 
 
 if __name__ == "__main__":

@@ -56,21 +56,18 @@ deliver every point.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import gc
 import io
 import os
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _util import clean_workdir, fmt_float, fmt_int, load_average, median, section, table
+import _backend_bench as common
+from _util import clean_workdir, section
 
 import tracelet
 from tracelet.run import Run
@@ -84,60 +81,30 @@ from support.clearml_reading import read_session  # type: ignore[import-not-foun
 if TYPE_CHECKING:
     from clearml import Logger, Task
 
-#: Metric names of the end-to-end runs, logged round-robin; ClearML's (title, series) of each,
-#: as the backend maps them (``a/b`` → title ``a``, series ``b``; a name without ``/`` is
-#: both); and the value offset of each: the point of name k at step s has the value s + k/4
-#: (exact in binary floating point).
+#: Metric names of the end-to-end runs, logged round-robin, and ClearML's (title, series) of
+#: each, as the backend maps them (``a/b`` → title ``a``, series ``b``; a name without ``/``
+#: is both). The point of name k at step s has the value s + k/4 (exact in binary).
 E2E_NAMES = ("train/loss", "train/acc", "lr", "grad_norm")
 E2E_SERIES = (("train", "loss"), ("train", "acc"), ("lr", "lr"), ("grad_norm", "grad_norm"))
-E2E_OFFSETS = (0.0, 0.25, 0.5, 0.75)
-#: Target: Tracelet's end-to-end rate as a fraction of the hand-written loop's.
-E2E_TARGET = 0.90
 #: Env vars removed for the run (with the rank vars): settings of Tracelet and ClearML.
 _ENV_PREFIXES = ("TRACELET_", "CLEARML_")
 #: ``~/clearml.conf`` of the run (HOCON): repository detection inside ``Task.init`` (see the
 #: module docstring for why).
 CLEARML_CONF = "sdk.development.vcs_repo_detect_async: false\n"
-#: The metric name of section 1 and its (title, series) (each case logs to a task of its own).
-CALL_NAME = "train/loss"
+#: The (title, series) of section 1's metric name (each case logs to a task of its own).
 CALL_SERIES = ("train", "loss")
 #: Tracelet's config for the clearml backend in every case.
 TRACELET_CONFIG: dict[str, Any] = {"clearml": {"offline": True}}
 
-
-@dataclass(frozen=True)
-class Sizes:
-    """How much work each section does."""
-
-    # The Tracelet row and the in-process row queue the same number of points per repeat:
-    # ClearML's cost per point written grows with the number pending (5,000 → 20,000 points
-    # per flush: roughly 50 → 75 us each here), so unequal counts would skew "incl. delivery".
-    tracelet_calls: int  # calls per timed repeat of the Tracelet row, section 1
-    inproc_calls: int  # calls per timed repeat of report_scalar, in-process reporting
-    subproc_calls: int  # calls per timed repeat of report_scalar, subprocess reporting
-    repeats: int  # timed repeats per row of section 1
-    points: int  # points per run in section 2 (a multiple of 4)
-    rounds: int  # rounds of section 2 (one run of each case per round)
-
-    @classmethod
-    def for_mode(cls, quick: bool) -> Sizes:
-        if quick:
-            return cls(
-                tracelet_calls=5_000,
-                inproc_calls=5_000,
-                subproc_calls=500,
-                repeats=3,
-                points=20_000,
-                rounds=2,
-            )
-        return cls(
-            tracelet_calls=10_000,
-            inproc_calls=10_000,
-            subproc_calls=2_000,
-            repeats=5,
-            points=100_000,
-            rounds=5,
-        )
+# Native rows of section 1: "inproc" (in-process reporting), "subproc" (the reporting
+# subprocess). The Tracelet row and the in-process row queue the same number of points per
+# repeat: ClearML's cost per point written grows with the number pending (5,000 → 20,000
+# points per flush: roughly 50 → 75 us each here), so unequal counts would skew "incl.
+# delivery".
+QUICK = common.Sizes(5_000, {"inproc": 5_000, "subproc": 500}, repeats=3, points=20_000, rounds=2)
+FULL = common.Sizes(
+    10_000, {"inproc": 10_000, "subproc": 2_000}, repeats=5, points=100_000, rounds=5
+)
 
 
 @contextlib.contextmanager
@@ -198,143 +165,49 @@ def _tracelet_folder(run: Run) -> Path:
     return Path(location)
 
 
-# -- timed loops: module-level functions so every case pays the same loop overhead -----------
-
-
-def _loop_tracelet(log: Callable[[str, float, int], None], first: int, n: int) -> None:
-    name = CALL_NAME
-    for step in range(first, first + n):
-        log(name, 0.5, step)
-
-
-def _loop_clearml(report: Callable[..., None], first: int, n: int) -> None:
-    title, series = CALL_SERIES
-    for step in range(first, first + n):
-        report(title, series, 0.5, iteration=step)
+def _read_back(
+    folder: Path, expected: dict[tuple[str, str], set[tuple[float, float]]]
+) -> common.ReadBack:
+    """Read a session from its folder and compare its scalars with ``expected`` (a series never
+    logged counts as unexpected)."""
+    scalars: dict[tuple[str, str], list[tuple[int, float]]] = read_session(folder).scalars()
+    return common.compare_points(expected, scalars)
 
 
 # -- section 1: caller cost ------------------------------------------------------------------
 
 
-@dataclass
-class CallCase:
-    """The timings of one row of section 1, in nanoseconds per call."""
-
-    label: str
-    calls: int
-    per_call: list[float]
-    #: Loop start until ClearML wrote everything, per call; None: not timed.
-    delivered: list[float] | None
-    #: Points logged in all, warm-up included.
-    logged: int
+def _loop_clearml(report: Callable[..., None], first: int, n: int) -> None:
+    """The native timed loop (module-level, like Tracelet's, for the same loop overhead)."""
+    title, series = CALL_SERIES
+    for step in range(first, first + n):
+        report(title, series, 0.5, iteration=step)
 
 
-def _time_case(
-    label: str,
-    body: Callable[[int, int], None],
-    *,
-    calls: int,
-    repeats: int,
-    drain: Callable[[], object] | None = None,
-) -> CallCase:
-    """Time ``body(first_step, calls)`` ``repeats`` times after one untimed warm-up.
-
-    Every call gets a step of its own (``first_step`` grows), so the session read back holds
-    exactly the points logged. ``drain`` (which waits until ClearML wrote everything) is timed
-    after each loop, for the *incl. delivery* figure.
-    """
-    warm = max(calls // 10, 1)
-    body(0, warm)  # warm-up: ClearML's first use of the task, the interpreter's specialisation
-    if drain is not None:
-        drain()
-    first = warm
-    per_call: list[float] = []
-    delivered: list[float] = []
-    clock = time.perf_counter_ns
-    for _ in range(repeats):
-        gc.collect()
-        t0 = clock()
-        body(first, calls)
-        t1 = clock()
-        if drain is not None:
-            drain()
-            delivered.append((clock() - t0) / calls)
-        per_call.append((t1 - t0) / calls)
-        first += calls
-    return CallCase(label, calls, per_call, delivered if drain is not None else None, first)
-
-
-def _us(ns: float) -> str:
-    return fmt_float(ns / 1000, 2)
-
-
-def _check_delivered(run: Run, expected: int) -> list[str]:
-    """Stop the run; the problems found if it did not deliver exactly ``expected`` points."""
-    ok = run.stop()
-    problems = []
-    for name, stats in run.stats().items():
-        if stats.delivered != expected or stats.dropped or stats.failed:
-            problems.append(
-                f"backend {name!r}: {stats.delivered:,} of {expected:,} points delivered "
-                f"({stats.dropped} dropped, {stats.failed} failed, {stats.pending} pending; "
-                f"last error: {stats.last_error})"
-            )
-    if not ok and not problems:
-        problems.append(f"run {run.name!r} did not stop cleanly")
-    return problems
-
-
-def _settings_line(run: Run) -> str:
-    if run.settings is None:
-        return "?"
-    s = run.settings.settings
-    return (
-        f"batch_size={s.batch_size}, flush_interval={s.flush_interval}s, "
-        f"max_queue_size={s.max_queue_size:,}, overflow_policy={s.overflow_policy}"
-    )
-
-
-def _check_call_points(label: str, folder: Path, logged: int) -> list[str]:
-    """Read a section-1 session back: ``logged`` points of ``CALL_SERIES``, value 0.5, at
-    iterations 0 .. logged-1, and no other scalar."""
-    scalars: dict[tuple[str, str], list[tuple[int, float]]] = read_session(folder).scalars()
-    points = sorted(scalars.pop(CALL_SERIES, []))
-    problems = []
-    if points != [(s, 0.5) for s in range(logged)]:
-        got = {s for s, v in points if v == 0.5}
-        missing = sum(1 for s in range(logged) if s not in got)
-        problems.append(
-            f"{label}: {len(points):,} points read back for {logged:,} logged, {missing:,} MISSING"
-        )
-    if scalars:
-        problems.append(f"{label}: unexpected scalars {sorted(scalars)}")
-    return problems
-
-
-def bench_calls(sizes: Sizes) -> list[str]:
+def bench_calls(sizes: common.Sizes) -> list[str]:
     """Section 1. Prints the table; returns the correctness problems found (none expected)."""
     print(section("1. Caller cost of one logged point: Tracelet vs logger.report_scalar"))
     problems: list[str] = []
 
     # One ClearML task at a time: each case's task is closed before the next one starts.
     run = _start_tracelet("bench-calls")
-    settings = _settings_line(run)
-    ours = _time_case(
+    settings = common.settings_line(run)
+    ours = common.time_case(
         "tracelet: run.log_metric(name, value, step) -> clearml",
-        lambda first, k: _loop_tracelet(run.log_metric, first, k),
+        lambda first, k: common.loop_tracelet(run.log_metric, first, k),
         calls=sizes.tracelet_calls,
         repeats=sizes.repeats,
         drain=run.flush,
     )
-    problems += _check_delivered(run, ours.logged)
+    problems += common.check_delivered(run, ours.logged)
     tracelet_folder = _tracelet_folder(run)
 
     task = _new_task("bench-calls-in-process")
     report_logger: Logger = task.get_logger()
-    inproc = _time_case(
+    inproc = common.time_case(
         "clearml in-process: logger.report_scalar(title, series, v, iteration=i)",
         lambda first, k: _loop_clearml(report_logger.report_scalar, first, k),
-        calls=sizes.inproc_calls,
+        calls=sizes.native_calls["inproc"],
         repeats=sizes.repeats,
         drain=lambda: report_logger.flush(wait=True),
     )
@@ -344,26 +217,30 @@ def bench_calls(sizes: Sizes) -> list[str]:
     task = _new_task("bench-calls-subprocess", subprocess=True)
     t1 = time.perf_counter()
     sub_logger: Logger = task.get_logger()
-    subproc = _time_case(
+    subproc = common.time_case(
         "clearml subprocess (default): logger.report_scalar(...)",
         lambda first, k: _loop_clearml(sub_logger.report_scalar, first, k),
-        calls=sizes.subproc_calls,
+        calls=sizes.native_calls["subproc"],
         repeats=sizes.repeats,
     )
     t2 = time.perf_counter()
     subproc_folder = _close_task(task)
     t3 = time.perf_counter()
 
-    problems += _check_call_points(ours.label, tracelet_folder, ours.logged)
-    problems += _check_call_points(inproc.label, inproc_folder, inproc.logged)
-    problems += _check_call_points(subproc.label, subproc_folder, subproc.logged)
+    for case, folder in (
+        (ours, tracelet_folder),
+        (inproc, inproc_folder),
+        (subproc, subproc_folder),
+    ):
+        got = _read_back(folder, common.call_points(CALL_SERIES, case.logged))
+        problems += common.read_back_problems(case.label, got, case.logged)
 
     print(
         f"Tracelet: {sizes.tracelet_calls:,} calls per repeat; ClearML in-process: "
-        f"{sizes.inproc_calls:,}, subprocess: {sizes.subproc_calls:,} calls per repeat; "
-        f"{sizes.repeats} timed repeats after a warm-up of a tenth; time.perf_counter_ns around "
-        "the loop; gc enabled (collected before each repeat); every call has an iteration of "
-        "its own."
+        f"{sizes.native_calls['inproc']:,}, subprocess: {sizes.native_calls['subproc']:,} calls "
+        f"per repeat; {sizes.repeats} timed repeats after a warm-up of a tenth; "
+        "time.perf_counter_ns around the loop; gc enabled (collected before each repeat); every "
+        "call has an iteration of its own."
     )
     print(f"Tracelet run settings (defaults): {settings}; clearml offline, in-process reporting")
     print(
@@ -375,226 +252,79 @@ def bench_calls(sizes: Sizes) -> list[str]:
         f"nothing pending); its Task.init took {t1 - t0:.2f}s, its task.close() "
         f"{t3 - t2:.2f}s (writes what is pending, stops the subprocess)."
     )
-    tracelet_median = median(ours.per_call)
-    rows = []
-    for case in (ours, inproc, subproc):
-        per_call = median(case.per_call)
-        if case.delivered is None:
-            delivered_us = delivered_rate = "n/a"
-        else:
-            delivered = median(case.delivered)
-            delivered_us, delivered_rate = _us(delivered), fmt_int(1e9 / delivered)
-        rows.append(
-            [
-                case.label + ("*" if case.delivered is None else ""),
-                f"{case.calls:,} x {len(case.per_call)}",
-                _us(per_call),
-                _us(min(case.per_call)),
-                delivered_us,
-                delivered_rate,
-                f"{per_call / tracelet_median:,.0f}x",
-            ]
-        )
-    print(
-        table(
-            [
-                "case",
-                "calls x repeats",
-                "median us/call",
-                "min us/call",
-                "incl. delivery us/call",
-                "delivered points/s",
-                "median vs tracelet",
-            ],
-            rows,
-        )
-    )
-    if problems:
-        for problem in problems:
-            print(f"ERROR: {problem}")
-    else:
-        print("delivery check: every point of every row is stored (none missing)")
+    common.print_call_table([ours, inproc, subproc], undrained="n/a")
+    common.print_call_problems(problems)
     return problems
 
 
 # -- section 2: end to end -------------------------------------------------------------------
 
 
-@dataclass
-class E2eTiming:
-    """One timed run of section 2, in seconds."""
-
-    loop: float  # first call until the last call returned
-    close: float  # then until run.stop() (Tracelet) or task.close() (hand-written) returned
-    folder: Path  # the offline session written
-
-    @property
-    def total(self) -> float:
-        return self.loop + self.close
-
-
-def _log_points(log: Callable[[str, float, int], None], steps: int) -> None:
-    pairs = tuple(zip(E2E_NAMES, E2E_OFFSETS, strict=True))
-    for step in range(steps):
-        for name, offset in pairs:
-            log(name, step + offset, step)
-
-
 def _report_points(report: Callable[..., None], steps: int) -> None:
-    triples = tuple((t, s, o) for (t, s), o in zip(E2E_SERIES, E2E_OFFSETS, strict=True))
+    triples = tuple((t, s, k / len(E2E_SERIES)) for k, (t, s) in enumerate(E2E_SERIES))
     for step in range(steps):
         for title, series, offset in triples:
             report(title, series, step + offset, iteration=step)
 
 
-def _tracelet_e2e(n: int) -> tuple[E2eTiming, list[str]]:
+def _tracelet_e2e(n: int) -> tuple[common.E2eTiming[Path], list[str]]:
     """Log ``n`` points with Tracelet and stop the run; the timing and the problems found."""
     run = _start_tracelet("bench-e2e")
-    gc.collect()
-    t0 = time.perf_counter()
-    _log_points(run.log_metric, n // len(E2E_NAMES))
-    t1 = time.perf_counter()
-    stopped = run.stop()
-    t2 = time.perf_counter()
-    problems = [] if stopped else ["run.stop() reported that not everything was delivered"]
+    timing, problems = common.tracelet_e2e(
+        run, lambda r: common.log_points(r.log_metric, E2E_NAMES, n), _tracelet_folder
+    )
     stats = run.stats().get("clearml")
     if stats is None or stats.delivered != n:
         problems.append(f"tracelet run {run.name!r}: delivery stats {stats}, expected {n:,}")
-    return E2eTiming(t1 - t0, t2 - t1, _tracelet_folder(run)), problems
+    return timing, problems
 
 
-def _baseline_e2e(n: int) -> E2eTiming:
+def _baseline_e2e(n: int) -> common.E2eTiming[Path]:
     """Log ``n`` points by hand: ``logger.report_scalar`` per point on an in-process task, then
     ``task.close()`` (which writes what is pending)."""
     task = _new_task("bench-hand-written")
     report = task.get_logger().report_scalar
-    gc.collect()
-    t0 = time.perf_counter()
-    _report_points(report, n // len(E2E_NAMES))
-    t1 = time.perf_counter()
-    folder = _close_task(task)
-    t2 = time.perf_counter()
-    return E2eTiming(t1 - t0, t2 - t1, folder)
+    loop, close, folder = common.time_e2e(
+        lambda: _report_points(report, n // len(E2E_SERIES)), lambda: _close_task(task)
+    )
+    return common.E2eTiming(loop, close, folder)
 
 
-@dataclass
-class ReadBack:
-    """What a section-2 session holds, compared with what was logged."""
-
-    missing: int
-    unexpected: int  # another value, an iteration never logged, or a series never logged
-    duplicated: int
-
-    @property
-    def ok(self) -> bool:
-        return not (self.missing or self.unexpected or self.duplicated)
-
-
-def _read_back(folder: Path, n: int) -> ReadBack:
-    """Read a section-2 session from its folder and compare it with the points logged."""
-    scalars: dict[tuple[str, str], list[tuple[int, float]]] = read_session(folder).scalars()
-    steps = n // len(E2E_NAMES)
-    missing = unexpected = duplicated = 0
-    for key, offset in zip(E2E_SERIES, E2E_OFFSETS, strict=True):
-        got = Counter(scalars.pop(key, []))
-        duplicated += sum(count - 1 for count in got.values())
-        expected = {(s, s + offset) for s in range(steps)}
-        missing += len(expected - got.keys())
-        unexpected += len(got.keys() - expected)
-    unexpected += sum(len(points) for points in scalars.values())  # series never logged
-    return ReadBack(missing, unexpected, duplicated)
-
-
-def _median_round(timings: Sequence[E2eTiming]) -> E2eTiming:
-    """The round with the median total (of an even number, the faster of the middle two).
-
-    Raises:
-        IndexError: ``timings`` is empty.
-    """
-    return sorted(timings, key=lambda t: t.total)[(len(timings) - 1) // 2]
-
-
-def bench_end_to_end(sizes: Sizes) -> list[str]:
+def bench_end_to_end(sizes: common.Sizes) -> list[str]:
     """Section 2. Prints the table; returns the correctness problems found (none expected)."""
     n = sizes.points
     steps = n // len(E2E_NAMES)
     print(section(f"2. End to end: {n:,} points into offline ClearML tasks"))
-    problems: list[str] = []
-    ours: list[E2eTiming] = []
-    theirs: list[E2eTiming] = []
-    for r in range(sizes.rounds):
-        # Alternate the order, so neither case always runs on a fresher process.
-        for case in ("baseline", "tracelet") if r % 2 == 0 else ("tracelet", "baseline"):
-            if case == "tracelet":
-                timing, found = _tracelet_e2e(n)
-                ours.append(timing)
-                problems += found
-            else:
-                theirs.append(_baseline_e2e(n))
-
-    mine, hand = _median_round(ours), _median_round(theirs)
-    rows = [
-        [
+    ours, theirs, problems = common.run_rounds(
+        sizes.rounds, lambda: _tracelet_e2e(n), lambda: _baseline_e2e(n)
+    )
+    # The median round, not the best: on a shared machine one lucky round of either case
+    # decided the verdict.
+    common.print_e2e_table(
+        n,
+        ours,
+        theirs,
+        labels=(
             "tracelet: run.log_metric -> clearml, then run.stop()",
-            fmt_int(n),
-            fmt_float(mine.loop, 3),
-            fmt_float(mine.close, 3),
-            fmt_float(mine.total, 3),
-            fmt_int(n / mine.total),
-            " / ".join(fmt_int(n / t.total) for t in ours),
-            f"{hand.total / mine.total:.0%}",
-        ],
-        [
             "hand-written: report_scalar per point (in-process), then task.close()",
-            fmt_int(n),
-            fmt_float(hand.loop, 3),
-            fmt_float(hand.close, 3),
-            fmt_float(hand.total, 3),
-            fmt_int(n / hand.total),
-            " / ".join(fmt_int(n / t.total) for t in theirs),
-            "100%",
-        ],
-    ]
-    print(
-        f"{len(E2E_NAMES)} metric names round-robin, explicit steps ({steps:,} steps); "
-        f"{sizes.rounds} round(s), the order alternating; tasks created before the clock "
-        "starts; total = first call until run.stop() returned (hand-written: until "
-        "task.close() returned); median round shown. Both use ClearML's in-process reporting "
-        "(the fair comparison: Tracelet's backend sets it; the subprocess default is section "
-        "1's last row)."
-    )
-    print(
-        table(
-            [
-                "case",
-                "points",
-                "logging loop s",
-                "stop/close s",
-                "total s",
-                "points/s",
-                "points/s per round",
-                "rate vs hand-written",
-            ],
-            rows,
-        )
-    )
-    ratio = hand.total / mine.total
-    verdict = "PASS" if ratio >= E2E_TARGET else "FAIL"
-    print(
-        f"target: >= {E2E_TARGET:.0%} of the hand-written rate: Tracelet at {ratio:.0%} "
-        f"-> {verdict}"
+        ),
+        note=(
+            f"{len(E2E_NAMES)} metric names round-robin, explicit steps ({steps:,} steps); "
+            f"{sizes.rounds} round(s), the order alternating; tasks created before the clock "
+            "starts; total = first call until run.stop() returned (hand-written: until "
+            "task.close() returned); median round shown. Both use ClearML's in-process "
+            "reporting (the fair comparison: Tracelet's backend sets it; the subprocess default "
+            "is section 1's last row)."
+        ),
+        pick=common.median_round,
     )
 
     r0 = time.perf_counter()
+    expected = common.e2e_points(E2E_SERIES, n)
     for label, timings in (("tracelet", ours), ("hand-written", theirs)):
         for timing in timings:
-            got = _read_back(timing.folder, n)
-            if not got.ok:
-                problems.append(
-                    f"{label} run {timing.folder.name} read back: {n - got.missing:,} of "
-                    f"{n:,} points, {got.missing:,} MISSING, {got.unexpected:,} changed or "
-                    f"unexpected, {got.duplicated:,} duplicated"
-                )
+            got = _read_back(timing.run, expected)
+            problems += common.read_back_problems(f"{label} run {timing.run.name}", got, n)
     if not any(p.startswith("tracelet run") for p in problems):
         print(
             f"read back from the offline sessions in {time.perf_counter() - r0:.2f}s: tracelet "
@@ -613,22 +343,8 @@ def bench_end_to_end(sizes: Sizes) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections; 0 if every correctness check passed, else 1."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument(
-        "--only",
-        action="append",
-        choices=("calls", "e2e"),
-        help="run only this section (repeatable; default: all)",
-    )
-    args = parser.parse_args(argv)
-    sizes = Sizes.for_mode(args.quick)
-    only = set(args.only or ("calls", "e2e"))
-    print(
-        f"Tracelet clearml backend benchmarks ({'quick' if args.quick else 'full'}); Python "
-        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
-    )
-
+    options = common.parse_options(argv, __doc__, "clearml")
+    sizes = options.sizes(QUICK, FULL)
     problems: list[str] = []
     # Task.init replaces sys.exit and sys.excepthook (ClearML's exit hooks): put them back.
     hooks = sys.exit, sys.excepthook
@@ -661,21 +377,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"task.close() of an empty task {t3 - t2:.2f}s (repository detection inside "
                 "Task.init: clearml.conf)"
             )
-            if "calls" in only:
+            if "calls" in options.only:
                 problems += bench_calls(sizes)
-            if "e2e" in only:
+            if "e2e" in options.only:
                 problems += bench_end_to_end(sizes)
         finally:
             sys.exit, sys.excepthook = hooks
-
-    print(section("Summary"))
-    print(f"finished{load_average()}")
-    if problems:
-        for problem in problems:
-            print(f"FAILED: {problem}")
-        return 1
-    print("all correctness checks passed (timing targets are reported above, not enforced)")
-    return 0
+    return common.summary(problems)
 
 
 if __name__ == "__main__":

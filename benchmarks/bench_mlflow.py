@@ -35,16 +35,13 @@ did not end as FINISHED.
 
 from __future__ import annotations
 
-import argparse
-import gc
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from _util import clean_workdir, fmt_float, fmt_int, load_average, median, section, table
+import _backend_bench as common
+from _util import clean_workdir, section
 
 import tracelet
 from tracelet.run import Run
@@ -56,57 +53,20 @@ if TYPE_CHECKING:
 E2E_NAMES = ("train/loss", "train/acc", "lr", "grad_norm")
 #: Metrics per ``log_batch`` call in the hand-written baseline (MLflow's maximum).
 BASELINE_BATCH = 1000
-#: Target: Tracelet's end-to-end rate as a fraction of the hand-written loop's.
-E2E_TARGET = 0.90
 #: Env vars removed for the run (with the rank vars): settings of Tracelet and MLflow.
 _ENV_PREFIXES = ("TRACELET_", "MLFLOW_")
 #: Set for the run: no usage reports from MLflow.
 _MLFLOW_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true"}
-#: The metric name of section 1, and the fluent rows' keys (one MLflow run holds both).
-CALL_NAME = "train/loss"
+#: The fluent rows' keys of section 1 (one MLflow run holds both).
 SYNC_KEY = "sync/loss"
 ASYNC_KEY = "async/loss"
 
-
-@dataclass(frozen=True)
-class Sizes:
-    """How much work each section does."""
-
-    tracelet_calls: int  # calls per timed repeat of the Tracelet row, section 1
-    sync_calls: int  # calls per timed repeat of mlflow.log_metric (synchronous)
-    async_calls: int  # calls per timed repeat of mlflow.log_metric(synchronous=False)
-    repeats: int  # timed repeats per row of section 1
-    points: int  # points per run in section 2
-    rounds: int  # rounds of section 2 (one run of each case per round)
-
-    @classmethod
-    def for_mode(cls, quick: bool) -> Sizes:
-        if quick:
-            return cls(
-                tracelet_calls=10_000,
-                sync_calls=50,
-                async_calls=200,
-                repeats=3,
-                points=20_000,
-                rounds=1,
-            )
-        return cls(
-            tracelet_calls=100_000,
-            sync_calls=200,
-            async_calls=1000,
-            repeats=5,
-            points=100_000,
-            rounds=2,
-        )
+#: Native rows of section 1: "sync" (mlflow.log_metric), "async" (synchronous=False).
+QUICK = common.Sizes(10_000, {"sync": 50, "async": 200}, repeats=3, points=20_000, rounds=1)
+FULL = common.Sizes(100_000, {"sync": 200, "async": 1000}, repeats=5, points=100_000, rounds=2)
 
 
 # -- timed loops: module-level functions so every case pays the same loop overhead -----------
-
-
-def _loop_tracelet(log: Callable[[str, float, int], None], first: int, n: int) -> None:
-    name = CALL_NAME
-    for step in range(first, first + n):
-        log(name, 0.5, step)
 
 
 def _loop_fluent(log: Callable[..., Any], first: int, n: int) -> None:
@@ -124,84 +84,11 @@ def _loop_fluent_async(log: Callable[..., Any], first: int, n: int) -> None:
 # -- section 1: caller cost ------------------------------------------------------------------
 
 
-@dataclass
-class CallCase:
-    """The timings of one row of section 1, in nanoseconds per call."""
-
-    label: str
-    calls: int
-    per_call: list[float]
-    #: Loop start until everything was stored, per call; None: delivered on return.
-    delivered: list[float] | None
-    #: Points logged in all, warm-up included.
-    logged: int
+def _start_tracelet(name: str, uri: str) -> Run:
+    return tracelet.start_logging(name, "bench", "mlflow", {"mlflow": {"tracking_uri": uri}})
 
 
-def _time_case(
-    label: str,
-    body: Callable[[int, int], None],
-    *,
-    calls: int,
-    repeats: int,
-    drain: Callable[[], object] | None = None,
-) -> CallCase:
-    """Time ``body(first_step, calls)`` ``repeats`` times after one untimed warm-up.
-
-    Every call gets a step of its own (``first_step`` grows), so no point repeats another and
-    the run read back holds exactly the points logged. ``drain`` (which waits until everything
-    is stored) is timed after each loop, for the *incl. delivery* figure.
-    """
-    warm = max(calls // 10, 1)
-    body(0, warm)  # warm-up: MLflow's first use of the run, the interpreter's specialisation
-    if drain is not None:
-        drain()
-    first = warm
-    per_call: list[float] = []
-    delivered: list[float] = []
-    clock = time.perf_counter_ns
-    for _ in range(repeats):
-        t0 = clock()
-        body(first, calls)
-        t1 = clock()
-        if drain is not None:
-            drain()
-            delivered.append((clock() - t0) / calls)
-        per_call.append((t1 - t0) / calls)
-        first += calls
-    return CallCase(label, calls, per_call, delivered if drain is not None else None, first)
-
-
-def _us(ns: float) -> str:
-    return fmt_float(ns / 1000, 2)
-
-
-def _check_delivered(run: Run, expected: int) -> list[str]:
-    """Stop the run; the problems found if it did not deliver exactly ``expected`` points."""
-    ok = run.stop()
-    problems = []
-    for name, stats in run.stats().items():
-        if stats.delivered != expected or stats.dropped or stats.failed:
-            problems.append(
-                f"backend {name!r}: {stats.delivered:,} of {expected:,} points delivered "
-                f"({stats.dropped} dropped, {stats.failed} failed, {stats.pending} pending; "
-                f"last error: {stats.last_error})"
-            )
-    if not ok and not problems:
-        problems.append(f"run {run.name!r} did not stop cleanly")
-    return problems
-
-
-def _settings_line(run: Run) -> str:
-    if run.settings is None:
-        return "?"
-    s = run.settings.settings
-    return (
-        f"batch_size={s.batch_size}, flush_interval={s.flush_interval}s, "
-        f"max_queue_size={s.max_queue_size:,}, overflow_policy={s.overflow_policy}"
-    )
-
-
-def bench_calls(sizes: Sizes, uri: str) -> list[str]:
+def bench_calls(sizes: common.Sizes, uri: str) -> list[str]:
     """Section 1. Prints the table; returns the correctness problems found (none expected)."""
     import mlflow
     from mlflow import MlflowClient
@@ -209,40 +96,42 @@ def bench_calls(sizes: Sizes, uri: str) -> list[str]:
     print(section("1. Caller cost of log_metric: Tracelet vs MLflow's fluent API"))
     problems: list[str] = []
 
-    run = tracelet.start_logging(
-        "bench-calls", "bench", "mlflow", {"mlflow": {"tracking_uri": uri}}
-    )
-    settings = _settings_line(run)
-    cases = [
-        _time_case(
+    run = _start_tracelet("bench-calls", uri)
+    settings = common.settings_line(run)
+    # No gc.collect() before the repeats: a synchronous call takes milliseconds anyway.
+    cases: list[common.CallCase] = [
+        common.time_case(
             "tracelet: run.log_metric(name, value, step) -> mlflow",
-            lambda first, k: _loop_tracelet(run.log_metric, first, k),
+            lambda first, k: common.loop_tracelet(run.log_metric, first, k),
             calls=sizes.tracelet_calls,
             repeats=sizes.repeats,
             drain=run.flush,
+            collect=False,
         )
     ]
-    problems += _check_delivered(run, cases[0].logged)
+    problems += common.check_delivered(run, cases[0].logged)
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_experiment("bench-fluent")
     with mlflow.start_run(run_name="bench-fluent") as active:
         fluent_id = active.info.run_id
         cases.append(
-            _time_case(
+            common.time_case(
                 "mlflow.log_metric(name, value, step=step)",
                 lambda first, k: _loop_fluent(mlflow.log_metric, first, k),
-                calls=sizes.sync_calls,
+                calls=sizes.native_calls["sync"],
                 repeats=sizes.repeats,
+                collect=False,
             )
         )
         cases.append(
-            _time_case(
+            common.time_case(
                 "mlflow.log_metric(..., synchronous=False)",
                 lambda first, k: _loop_fluent_async(mlflow.log_metric, first, k),
-                calls=sizes.async_calls,
+                calls=sizes.native_calls["async"],
                 repeats=sizes.repeats,
                 drain=mlflow.flush_async_logging,
+                collect=False,
             )
         )
     client = MlflowClient(uri)
@@ -253,9 +142,10 @@ def bench_calls(sizes: Sizes, uri: str) -> list[str]:
 
     print(
         f"Tracelet: {sizes.tracelet_calls:,} calls per repeat; MLflow: "
-        f"{sizes.sync_calls:,} synchronous, {sizes.async_calls:,} asynchronous calls per repeat; "
-        f"{sizes.repeats} timed repeats after a warm-up of a tenth; time.perf_counter_ns around "
-        "the loop; gc enabled; every call has a step of its own."
+        f"{sizes.native_calls['sync']:,} synchronous, {sizes.native_calls['async']:,} "
+        f"asynchronous calls per repeat; {sizes.repeats} timed repeats after a warm-up of a "
+        "tenth; time.perf_counter_ns around the loop; gc enabled; every call has a step of its "
+        "own."
     )
     print(f"Tracelet run settings (defaults): {settings}")
     print(
@@ -263,64 +153,12 @@ def bench_calls(sizes: Sizes, uri: str) -> list[str]:
         "mlflow.flush_async_logging() for the asynchronous calls; a synchronous call* has "
         "stored its point when it returns."
     )
-    tracelet_median = median(cases[0].per_call)
-    rows = []
-    for case in cases:
-        per_call = median(case.per_call)
-        delivered = per_call if case.delivered is None else median(case.delivered)
-        rows.append(
-            [
-                case.label + ("*" if case.delivered is None else ""),
-                f"{case.calls:,} x {len(case.per_call)}",
-                _us(per_call),
-                _us(min(case.per_call)),
-                _us(delivered),
-                fmt_int(1e9 / delivered),
-                f"{per_call / tracelet_median:,.0f}x",
-            ]
-        )
-    print(
-        table(
-            [
-                "case",
-                "calls x repeats",
-                "median us/call",
-                "min us/call",
-                "incl. delivery us/call",
-                "delivered points/s",
-                "median vs tracelet",
-            ],
-            rows,
-        )
-    )
-    if problems:
-        for problem in problems:
-            print(f"ERROR: {problem}")
-    else:
-        print("delivery check: every point of every row is stored (none missing)")
+    common.print_call_table(cases)
+    common.print_call_problems(problems)
     return problems
 
 
 # -- section 2: end to end -------------------------------------------------------------------
-
-
-@dataclass
-class E2eTiming:
-    """One timed run of section 2, in seconds."""
-
-    loop: float  # first call until the last call returned
-    close: float  # then until the run was stopped (Tracelet) or terminated (hand-written)
-    run_id: str  # the MLflow run written
-
-    @property
-    def total(self) -> float:
-        return self.loop + self.close
-
-
-def _log_points(log: Callable[[str, float, int], None], n: int) -> None:
-    names = E2E_NAMES
-    for i in range(n):
-        log(names[i & 3], i * 0.25, i >> 2)
 
 
 def _tracelet_run_id(client: MlflowClient, run: Run) -> str:
@@ -340,20 +178,7 @@ def _tracelet_run_id(client: MlflowClient, run: Run) -> str:
     return str(found[0].info.run_id)
 
 
-def _tracelet_e2e(uri: str, client: MlflowClient, n: int) -> tuple[E2eTiming, list[str]]:
-    """Log ``n`` points with Tracelet and stop the run; the timing and the problems found."""
-    run = tracelet.start_logging("bench-e2e", "bench", "mlflow", {"mlflow": {"tracking_uri": uri}})
-    gc.collect()
-    t0 = time.perf_counter()
-    _log_points(run.log_metric, n)
-    t1 = time.perf_counter()
-    stopped = run.stop()
-    t2 = time.perf_counter()
-    problems = [] if stopped else ["run.stop() reported that not everything was delivered"]
-    return E2eTiming(t1 - t0, t2 - t1, _tracelet_run_id(client, run)), problems
-
-
-def _baseline_e2e(client: MlflowClient, experiment_id: str, n: int) -> E2eTiming:
+def _baseline_e2e(client: MlflowClient, experiment_id: str, n: int) -> common.E2eTiming[str]:
     """Log ``n`` points by hand: ``Metric`` objects, ``log_batch`` per 1000, ``set_terminated``.
 
     This is what a careful person would write with MLflow alone: one timestamp per point, as
@@ -365,41 +190,35 @@ def _baseline_e2e(client: MlflowClient, experiment_id: str, n: int) -> E2eTiming
     names = E2E_NAMES
     now = time.time
     log_batch = client.log_batch
-    gc.collect()
-    t0 = time.perf_counter()
-    chunk: list[Metric] = []
-    for i in range(n):
-        chunk.append(Metric(names[i & 3], i * 0.25, int(now() * 1000), i >> 2))
-        if len(chunk) == BASELINE_BATCH:
+
+    def log() -> None:
+        chunk: list[Metric] = []
+        for i in range(n):
+            chunk.append(Metric(names[i & 3], i * 0.25, int(now() * 1000), i >> 2))
+            if len(chunk) == BASELINE_BATCH:
+                log_batch(run_id, metrics=chunk)
+                chunk = []
+        if chunk:
             log_batch(run_id, metrics=chunk)
-            chunk = []
-    if chunk:
-        log_batch(run_id, metrics=chunk)
-    t1 = time.perf_counter()
-    client.set_terminated(run_id, "FINISHED")
-    t2 = time.perf_counter()
-    return E2eTiming(t1 - t0, t2 - t1, run_id)
+
+    loop, close, _ = common.time_e2e(log, lambda: client.set_terminated(run_id, "FINISHED"))
+    return common.E2eTiming(loop, close, run_id)
 
 
-def _check_points(client: MlflowClient, run_id: str, n: int) -> tuple[int, int, int, str]:
-    """Read a run back; returns (missing, changed or unexpected, duplicated, MLflow status)."""
-    missing = unexpected = duplicated = 0
-    for k, name in enumerate(E2E_NAMES):
-        expected = {i >> 2: i * 0.25 for i in range(k, n, len(E2E_NAMES))}
-        history = client.get_metric_history(run_id, name)
-        got: dict[int, float] = {}
-        for metric in history:
-            if metric.step in got:
-                duplicated += 1
-            got[metric.step] = metric.value
-        missing += sum(1 for step in expected if step not in got)
-        unexpected += sum(1 for step, value in got.items() if expected.get(step) != value)
-    keys = set(client.get_run(run_id).data.metrics)
-    unexpected += len(keys - set(E2E_NAMES))
-    return missing, unexpected, duplicated, client.get_run(run_id).info.status
+def _read_back(client: MlflowClient, run_id: str, n: int) -> common.ReadBack:
+    """Read a run back with ``get_metric_history`` and compare it with the points logged."""
+    stored = client.get_run(run_id)
+    names = set(E2E_NAMES) | set(stored.data.metrics)
+    got = {
+        name: [(m.step, m.value) for m in client.get_metric_history(run_id, name)] for name in names
+    }
+    result = common.compare_points(common.e2e_points(E2E_NAMES, n), got)
+    if stored.info.status != "FINISHED":
+        result.issues.append(f"status {stored.info.status}, expected FINISHED")
+    return result
 
 
-def bench_end_to_end(sizes: Sizes, uri: str) -> list[str]:
+def bench_end_to_end(sizes: common.Sizes, uri: str) -> list[str]:
     """Section 2. Prints the table; returns the correctness problems found (none expected)."""
     from mlflow import MlflowClient
 
@@ -407,81 +226,36 @@ def bench_end_to_end(sizes: Sizes, uri: str) -> list[str]:
     print(section(f"2. End to end: {n:,} points into MLflow (sqlite)"))
     client = MlflowClient(uri)
     experiment_id = client.create_experiment("bench-hand-written")
-    problems: list[str] = []
-    ours: list[E2eTiming] = []
-    theirs: list[E2eTiming] = []
-    for r in range(sizes.rounds):
-        # Alternate the order: the store grows with every run, which could favour the first.
-        for case in ("baseline", "tracelet") if r % 2 == 0 else ("tracelet", "baseline"):
-            if case == "tracelet":
-                timing, found = _tracelet_e2e(uri, client, n)
-                ours.append(timing)
-                problems += found
-            else:
-                theirs.append(_baseline_e2e(client, experiment_id, n))
-
-    best, base = min(ours, key=lambda t: t.total), min(theirs, key=lambda t: t.total)
-    rows = [
-        [
+    ours, theirs, problems = common.run_rounds(
+        sizes.rounds,
+        lambda: common.tracelet_e2e(
+            _start_tracelet("bench-e2e", uri),
+            lambda run: common.log_points(run.log_metric, E2E_NAMES, n),
+            lambda run: _tracelet_run_id(client, run),
+        ),
+        lambda: _baseline_e2e(client, experiment_id, n),
+    )
+    common.print_e2e_table(
+        n,
+        ours,
+        theirs,
+        labels=(
             "tracelet: run.log_metric -> mlflow, then run.stop()",
-            fmt_int(n),
-            fmt_float(best.loop, 3),
-            fmt_float(best.close, 3),
-            fmt_float(best.total, 3),
-            fmt_int(n / best.total),
-            " / ".join(fmt_int(n / t.total) for t in ours),
-            f"{base.total / best.total:.0%}",
-        ],
-        [
             f"hand-written: MlflowClient.log_batch per {BASELINE_BATCH}, same thread",
-            fmt_int(n),
-            fmt_float(base.loop, 3),
-            fmt_float(base.close, 3),
-            fmt_float(base.total, 3),
-            fmt_int(n / base.total),
-            " / ".join(fmt_int(n / t.total) for t in theirs),
-            "100%",
-        ],
-    ]
-    print(
-        f"{len(E2E_NAMES)} metric names round-robin, explicit steps; {sizes.rounds} round(s), "
-        "the order alternating; runs created before the clock starts; total = first call until "
-        "run.stop() returned (hand-written: until set_terminated returned); best round shown."
-    )
-    print(
-        table(
-            [
-                "case",
-                "points",
-                "logging loop s",
-                "stop/close s",
-                "total s",
-                "points/s",
-                "points/s per round",
-                "rate vs hand-written",
-            ],
-            rows,
-        )
-    )
-    ratio = base.total / best.total
-    verdict = "PASS" if ratio >= E2E_TARGET else "FAIL"
-    print(
-        f"target: >= {E2E_TARGET:.0%} of the hand-written rate: Tracelet at {ratio:.0%} "
-        f"-> {verdict}"
+        ),
+        note=(
+            f"{len(E2E_NAMES)} metric names round-robin, explicit steps; {sizes.rounds} "
+            "round(s), the order alternating; runs created before the clock starts; total = "
+            "first call until run.stop() returned (hand-written: until set_terminated "
+            "returned); best round shown."
+        ),
     )
 
     r0 = time.perf_counter()
     for label, timings in (("tracelet", ours), ("hand-written", theirs)):
         for timing in timings:
-            missing, unexpected, duplicated, status = _check_points(client, timing.run_id, n)
-            if missing or unexpected or duplicated:
-                problems.append(
-                    f"{label} run {timing.run_id} read back: {n - missing:,} of {n:,} points, "
-                    f"{missing:,} MISSING, {unexpected:,} changed or unexpected, "
-                    f"{duplicated:,} duplicated"
-                )
-            if status != "FINISHED":
-                problems.append(f"{label} run {timing.run_id} is {status}, expected FINISHED")
+            got = _read_back(client, timing.run, n)
+            problems += common.read_back_problems(f"{label} run {timing.run}", got, n)
     if not any(p.startswith("tracelet run") for p in problems):
         print(
             f"read back with get_metric_history in {time.perf_counter() - r0:.2f}s: tracelet "
@@ -498,22 +272,8 @@ def bench_end_to_end(sizes: Sizes, uri: str) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections; 0 if every correctness check passed, else 1."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument(
-        "--only",
-        action="append",
-        choices=("calls", "e2e"),
-        help="run only this section (repeatable; default: all)",
-    )
-    args = parser.parse_args(argv)
-    sizes = Sizes.for_mode(args.quick)
-    only = set(args.only or ("calls", "e2e"))
-    print(
-        f"Tracelet mlflow backend benchmarks ({'quick' if args.quick else 'full'}); Python "
-        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
-    )
-
+    options = common.parse_options(argv, __doc__, "mlflow")
+    sizes = options.sizes(QUICK, FULL)
     problems: list[str] = []
     with clean_workdir(_ENV_PREFIXES, _MLFLOW_ENV) as workdir:
         t0 = time.perf_counter()
@@ -528,19 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"MLflow {mlflow.__version__}; store {uri}; fixed costs, outside every timing: "
             f"import mlflow {t1 - t0:.2f}s, new store {t2 - t1:.2f}s"
         )
-        if "calls" in only:
+        if "calls" in options.only:
             problems += bench_calls(sizes, uri)
-        if "e2e" in only:
+        if "e2e" in options.only:
             problems += bench_end_to_end(sizes, uri)
-
-    print(section("Summary"))
-    print(f"finished{load_average()}")
-    if problems:
-        for problem in problems:
-            print(f"FAILED: {problem}")
-        return 1
-    print("all correctness checks passed (timing targets are reported above, not enforced)")
-    return 0
+    return common.summary(problems)
 
 
 if __name__ == "__main__":

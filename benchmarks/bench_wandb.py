@@ -39,19 +39,15 @@ code 0.
 
 from __future__ import annotations
 
-import argparse
-import gc
-import os
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _util import clean_workdir, fmt_float, fmt_int, load_average, median, section, table
+import _backend_bench as common
+from _util import clean_workdir, fmt_int, section
 
 import tracelet
 from tracelet.run import Run
@@ -65,37 +61,21 @@ from support.wandb_env import wandb_test_env  # type: ignore[import-not-found,un
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run as WandbRun
 
-#: Metric names of the end-to-end runs, logged round-robin, and the value offset of each: the
-#: point of name k at step s has the value s + k/4 (exact in binary floating point).
+#: Metric names of the end-to-end runs, logged round-robin: the point of name k at step s has
+#: the value s + k/4 (exact in binary floating point).
 E2E_NAMES = ("train/loss", "train/acc", "lr", "grad_norm")
-E2E_OFFSETS = (0.0, 0.25, 0.5, 0.75)
 #: The step column of the hand-written rows (W&B's own ``_step`` just counts rows).
 BASELINE_STEP = "step"
-#: Target: Tracelet's end-to-end rate as a fraction of the hand-written loop's.
-E2E_TARGET = 0.90
+#: The step column of Tracelet's rows.
+TRACELET_STEP = "tracelet/step"
 #: Env vars removed for the run (with the rank vars): settings of Tracelet and W&B.
 _ENV_PREFIXES = ("TRACELET_", "WANDB_")
-#: The metric name of section 1 (each case logs to a run of its own).
-CALL_NAME = "train/loss"
 #: Tracelet's config for the wandb backend in every case.
 TRACELET_CONFIG: dict[str, Any] = {"wandb": {"mode": "offline"}}
 
-
-@dataclass(frozen=True)
-class Sizes:
-    """How much work each section does."""
-
-    tracelet_calls: int  # calls per timed repeat of the Tracelet row, section 1
-    wandb_calls: int  # calls per timed repeat of wandb_run.log
-    repeats: int  # timed repeats per row of section 1
-    points: int  # points per run in section 2 (a multiple of 4)
-    rounds: int  # rounds of section 2 (one run of each case per round)
-
-    @classmethod
-    def for_mode(cls, quick: bool) -> Sizes:
-        if quick:
-            return cls(tracelet_calls=5_000, wandb_calls=500, repeats=3, points=8_000, rounds=1)
-        return cls(tracelet_calls=10_000, wandb_calls=2_000, repeats=5, points=40_000, rounds=3)
+#: The native row of section 1: "log" (wandb_run.log).
+QUICK = common.Sizes(5_000, {"log": 500}, repeats=3, points=8_000, rounds=1)
+FULL = common.Sizes(10_000, {"log": 2_000}, repeats=5, points=40_000, rounds=3)
 
 
 def _wandb_settings() -> Any:
@@ -142,387 +122,163 @@ def _tracelet_run_dir(run: Run) -> Path:
     return Path(location.split("  (", 1)[0])
 
 
-# -- timed loops: module-level functions so every case pays the same loop overhead -----------
-
-
-def _loop_tracelet(log: Callable[[str, float, int], None], first: int, n: int) -> None:
-    name = CALL_NAME
-    for step in range(first, first + n):
-        log(name, 0.5, step)
+# -- section 1: caller cost ------------------------------------------------------------------
 
 
 def _loop_wandb(log: Callable[[dict[str, Any]], None], first: int, n: int) -> None:
-    name = CALL_NAME
+    """The native timed loop (module-level, like Tracelet's, for the same loop overhead)."""
+    name = common.CALL_NAME
     for _ in range(first, first + n):
         log({name: 0.5})
 
 
-# -- section 1: caller cost ------------------------------------------------------------------
-
-
-@dataclass
-class CallCase:
-    """The timings of one row of section 1, in nanoseconds per call."""
-
-    label: str
-    calls: int
-    per_call: list[float]
-    #: Loop start until everything was handed to W&B, per call; None: handed over on return.
-    delivered: list[float] | None
-    #: Points logged in all, warm-up included.
-    logged: int
-
-
-def _time_case(
-    label: str,
-    body: Callable[[int, int], None],
-    *,
-    calls: int,
-    repeats: int,
-    drain: Callable[[], object] | None = None,
-) -> CallCase:
-    """Time ``body(first_step, calls)`` ``repeats`` times after one untimed warm-up.
-
-    Every call gets a step of its own (``first_step`` grows), so the run read back holds
-    exactly the points logged. ``drain`` (which waits until everything was handed to W&B) is
-    timed after each loop, for the *incl. delivery* figure.
-    """
-    warm = max(calls // 10, 1)
-    body(0, warm)  # warm-up: W&B's first use of the run, the interpreter's specialisation
-    if drain is not None:
-        drain()
-    first = warm
-    per_call: list[float] = []
-    delivered: list[float] = []
-    clock = time.perf_counter_ns
-    for _ in range(repeats):
-        gc.collect()
-        t0 = clock()
-        body(first, calls)
-        t1 = clock()
-        if drain is not None:
-            drain()
-            delivered.append((clock() - t0) / calls)
-        per_call.append((t1 - t0) / calls)
-        first += calls
-    return CallCase(label, calls, per_call, delivered if drain is not None else None, first)
-
-
-def _us(ns: float) -> str:
-    return fmt_float(ns / 1000, 2)
-
-
-def _check_delivered(run: Run, expected: int) -> list[str]:
-    """Stop the run; the problems found if it did not deliver exactly ``expected`` points."""
-    ok = run.stop()
-    problems = []
-    for name, stats in run.stats().items():
-        if stats.delivered != expected or stats.dropped or stats.failed:
-            problems.append(
-                f"backend {name!r}: {stats.delivered:,} of {expected:,} points delivered "
-                f"({stats.dropped} dropped, {stats.failed} failed, {stats.pending} pending; "
-                f"last error: {stats.last_error})"
-            )
-    if not ok and not problems:
-        problems.append(f"run {run.name!r} did not stop cleanly")
-    return problems
-
-
-def _settings_line(run: Run) -> str:
-    if run.settings is None:
-        return "?"
-    s = run.settings.settings
-    return (
-        f"batch_size={s.batch_size}, flush_interval={s.flush_interval}s, "
-        f"max_queue_size={s.max_queue_size:,}, overflow_policy={s.overflow_policy}"
-    )
-
-
 def _check_call_points(label: str, run_dir: Path, step_key: str | None, logged: int) -> list[str]:
     """Read a section-1 run back: ``logged`` points of ``CALL_NAME``, value 0.5, exit code 0;
-    with ``step_key``, at steps 0 .. logged-1 in order."""
+    with ``step_key``, at steps 0 .. logged-1."""
     run = _reading().read_offline_run(run_dir)
     problems = []
     if step_key is None:
-        values = [row[CALL_NAME] for row in run.history if CALL_NAME in row]
+        values = [row[common.CALL_NAME] for row in run.history if common.CALL_NAME in row]
         if len(values) != logged or any(v != 0.5 for v in values):
             problems.append(f"{label}: {len(values):,} of {logged:,} points stored as logged")
     else:
-        points: list[tuple[float, float]] = _reading().metric_points(run, CALL_NAME, step_key)
-        if points != [(float(s), 0.5) for s in range(logged)]:
-            got = {int(s) for s, v in points if v == 0.5}
-            missing = sum(1 for s in range(logged) if s not in got)
-            problems.append(
-                f"{label}: {len(points):,} points read back for {logged:,} logged, "
-                f"{missing:,} MISSING"
-            )
+        points = _reading().metric_points(run, common.CALL_NAME, step_key)
+        got = common.compare_points(
+            common.call_points(common.CALL_NAME, logged), {common.CALL_NAME: points}
+        )
+        problems += common.read_back_problems(label, got, logged)
     if run.exit_code != 0:
         problems.append(f"{label}: exit code {run.exit_code}, expected 0")
     return problems
 
 
-def bench_calls(sizes: Sizes, workdir: Path) -> list[str]:
+def bench_calls(sizes: common.Sizes, workdir: Path) -> list[str]:
     """Section 1. Prints the table; returns the correctness problems found (none expected)."""
     print(section("1. Caller cost of one logged point: Tracelet vs wandb_run.log"))
     problems: list[str] = []
 
     run = _start_tracelet("bench-calls")
-    settings = _settings_line(run)
-    ours = _time_case(
+    settings = common.settings_line(run)
+    ours = common.time_case(
         "tracelet: run.log_metric(name, value, step) -> wandb",
-        lambda first, k: _loop_tracelet(run.log_metric, first, k),
+        lambda first, k: common.loop_tracelet(run.log_metric, first, k),
         calls=sizes.tracelet_calls,
         repeats=sizes.repeats,
         drain=run.flush,
     )
-    problems += _check_delivered(run, ours.logged)
+    problems += common.check_delivered(run, ours.logged)
     tracelet_dir = _tracelet_run_dir(run)
 
     wandb_run = _new_wandb_run("bench-calls-wandb")
-    theirs = _time_case(
+    theirs = common.time_case(
         "wandb_run.log({name: value})",
         lambda first, k: _loop_wandb(wandb_run.log, first, k),
-        calls=sizes.wandb_calls,
+        calls=sizes.native_calls["log"],
         repeats=sizes.repeats,
     )
     wandb_run.finish()
-    problems += _check_call_points(ours.label, tracelet_dir, "tracelet/step", ours.logged)
+    problems += _check_call_points(ours.label, tracelet_dir, TRACELET_STEP, ours.logged)
     problems += _check_call_points(
         theirs.label, _reading().find_run_dir(workdir, wandb_run.id), None, theirs.logged
     )
 
     print(
-        f"Tracelet: {sizes.tracelet_calls:,} calls per repeat; W&B: {sizes.wandb_calls:,} "
-        f"calls per repeat; {sizes.repeats} timed repeats after a warm-up of a tenth; "
-        "time.perf_counter_ns around the loop; gc enabled (collected before each repeat); every "
-        "Tracelet call has a step of its own (one W&B history row per point, like the W&B row)."
+        f"Tracelet: {sizes.tracelet_calls:,} calls per repeat; W&B: "
+        f"{sizes.native_calls['log']:,} calls per repeat; {sizes.repeats} timed repeats after a "
+        "warm-up of a tenth; time.perf_counter_ns around the loop; gc enabled (collected before "
+        "each repeat); every Tracelet call has a step of its own (one W&B history row per "
+        "point, like the W&B row)."
     )
     print(f"Tracelet run settings (defaults): {settings}; wandb mode offline")
     print(
         "'incl. delivery' times until run.flush() returned: the backend's run.log calls have "
         "handed every row to wandb-core, where a wandb_run.log call* is when it returns."
     )
-    tracelet_median = median(ours.per_call)
-    rows = []
-    for case in (ours, theirs):
-        per_call = median(case.per_call)
-        delivered = per_call if case.delivered is None else median(case.delivered)
-        rows.append(
-            [
-                case.label + ("*" if case.delivered is None else ""),
-                f"{case.calls:,} x {len(case.per_call)}",
-                _us(per_call),
-                _us(min(case.per_call)),
-                _us(delivered),
-                fmt_int(1e9 / delivered),
-                f"{per_call / tracelet_median:,.0f}x",
-            ]
-        )
-    print(
-        table(
-            [
-                "case",
-                "calls x repeats",
-                "median us/call",
-                "min us/call",
-                "incl. delivery us/call",
-                "delivered points/s",
-                "median vs tracelet",
-            ],
-            rows,
-        )
-    )
-    if problems:
-        for problem in problems:
-            print(f"ERROR: {problem}")
-    else:
-        print("delivery check: every point of every row is stored (none missing)")
+    common.print_call_table([ours, theirs])
+    common.print_call_problems(problems)
     return problems
 
 
 # -- section 2: end to end -------------------------------------------------------------------
 
 
-@dataclass
-class E2eTiming:
-    """One timed run of section 2, in seconds."""
-
-    loop: float  # first call until the last call returned
-    close: float  # then until run.stop() (Tracelet) or wandb_run.finish() returned
-    run_dir: Path  # the offline W&B run written
-
-    @property
-    def total(self) -> float:
-        return self.loop + self.close
-
-
-def _log_points(log: Callable[[str, float, int], None], steps: int) -> None:
-    pairs = tuple(zip(E2E_NAMES, E2E_OFFSETS, strict=True))
-    for step in range(steps):
-        for name, offset in pairs:
-            log(name, step + offset, step)
-
-
 def _log_rows(log: Callable[[dict[str, Any]], None], steps: int) -> None:
-    pairs = tuple(zip(E2E_NAMES, E2E_OFFSETS, strict=True))
+    pairs = tuple((name, k / len(E2E_NAMES)) for k, name in enumerate(E2E_NAMES))
     for step in range(steps):
         row: dict[str, Any] = {name: step + offset for name, offset in pairs}
         row[BASELINE_STEP] = step
         log(row)
 
 
-def _tracelet_e2e(n: int) -> tuple[E2eTiming, list[str]]:
-    """Log ``n`` points with Tracelet and stop the run; the timing and the problems found."""
-    run = _start_tracelet("bench-e2e")
-    gc.collect()
-    t0 = time.perf_counter()
-    _log_points(run.log_metric, n // len(E2E_NAMES))
-    t1 = time.perf_counter()
-    stopped = run.stop()
-    t2 = time.perf_counter()
-    problems = [] if stopped else ["run.stop() reported that not everything was delivered"]
-    return E2eTiming(t1 - t0, t2 - t1, _tracelet_run_dir(run)), problems
-
-
-def _baseline_e2e(workdir: Path, n: int) -> E2eTiming:
+def _baseline_e2e(workdir: Path, n: int) -> common.E2eTiming[Path]:
     """Log ``n`` points by hand: one ``wandb_run.log`` of a dict per step, then ``finish``.
 
     This is what one would write with W&B alone: the step's values in one dict, with the step
     as a column of its own.
     """
     wandb_run = _new_wandb_run("bench-hand-written")
-    gc.collect()
-    t0 = time.perf_counter()
-    _log_rows(wandb_run.log, n // len(E2E_NAMES))
-    t1 = time.perf_counter()
-    wandb_run.finish()
-    t2 = time.perf_counter()
-    return E2eTiming(t1 - t0, t2 - t1, _reading().find_run_dir(workdir, wandb_run.id))
+    loop, close, _ = common.time_e2e(
+        lambda: _log_rows(wandb_run.log, n // len(E2E_NAMES)), wandb_run.finish
+    )
+    return common.E2eTiming(loop, close, _reading().find_run_dir(workdir, wandb_run.id))
 
 
-@dataclass
-class ReadBack:
-    """What a section-2 run holds, compared with what was logged."""
-
-    missing: int
-    unexpected: int  # another value, a step never logged, or a metric name never logged
-    duplicated: int
-    rows: int  # history rows
-    exit_code: int | None
-
-    @property
-    def points_ok(self) -> bool:
-        return not (self.missing or self.unexpected or self.duplicated)
-
-
-def _read_back(run_dir: Path, step_key: str, n: int) -> ReadBack:
-    """Read a section-2 run from its ``.wandb`` log and compare it with the points logged."""
+def _read_back(run_dir: Path, step_key: str, n: int) -> tuple[common.ReadBack, int]:
+    """Read a section-2 run from its ``.wandb`` log and compare it with the points logged;
+    the comparison (an exit code other than 0 is an issue) and the number of history rows."""
     run = _reading().read_offline_run(run_dir)
-    steps = n // len(E2E_NAMES)
-    missing = unexpected = duplicated = 0
-    for name, offset in zip(E2E_NAMES, E2E_OFFSETS, strict=True):
-        points: list[tuple[float, float]] = _reading().metric_points(run, name, step_key)
-        got = Counter(points)
-        duplicated += sum(count - 1 for count in got.values())
-        expected = {(float(s), s + offset) for s in range(steps)}
-        missing += len(expected - got.keys())
-        unexpected += len(got.keys() - expected)
-    ours = {*E2E_NAMES, step_key}
+    got = {name: _reading().metric_points(run, name, step_key) for name in E2E_NAMES}
+    result = common.compare_points(common.e2e_points(E2E_NAMES, n), got)
     names = {key for row in run.history for key in row if not key.startswith("_")}
-    unexpected += len(names - ours)
-    return ReadBack(missing, unexpected, duplicated, len(run.history), run.exit_code)
+    result.unexpected += len(names - {*E2E_NAMES, step_key})
+    if run.exit_code != 0:
+        result.issues.append(f"exit code {run.exit_code}, expected 0")
+    return result, len(run.history)
 
 
-def bench_end_to_end(sizes: Sizes, workdir: Path) -> list[str]:
+def bench_end_to_end(sizes: common.Sizes, workdir: Path) -> list[str]:
     """Section 2. Prints the table; returns the correctness problems found (none expected)."""
     n = sizes.points
     steps = n // len(E2E_NAMES)
     print(section(f"2. End to end: {n:,} points into offline W&B runs"))
-    problems: list[str] = []
-    ours: list[E2eTiming] = []
-    theirs: list[E2eTiming] = []
-    for r in range(sizes.rounds):
-        # Alternate the order, so neither case always runs on a fresher process.
-        for case in ("baseline", "tracelet") if r % 2 == 0 else ("tracelet", "baseline"):
-            if case == "tracelet":
-                timing, found = _tracelet_e2e(n)
-                ours.append(timing)
-                problems += found
-            else:
-                theirs.append(_baseline_e2e(workdir, n))
-
-    best, base = min(ours, key=lambda t: t.total), min(theirs, key=lambda t: t.total)
-    rows = [
-        [
+    ours, theirs, problems = common.run_rounds(
+        sizes.rounds,
+        lambda: common.tracelet_e2e(
+            _start_tracelet("bench-e2e"),
+            lambda run: common.log_points(run.log_metric, E2E_NAMES, n),
+            _tracelet_run_dir,
+        ),
+        lambda: _baseline_e2e(workdir, n),
+    )
+    common.print_e2e_table(
+        n,
+        ours,
+        theirs,
+        labels=(
             "tracelet: run.log_metric -> wandb, then run.stop()",
-            fmt_int(n),
-            fmt_float(best.loop, 3),
-            fmt_float(best.close, 3),
-            fmt_float(best.total, 3),
-            fmt_int(n / best.total),
-            " / ".join(fmt_int(n / t.total) for t in ours),
-            f"{base.total / best.total:.0%}",
-        ],
-        [
             "hand-written: wandb_run.log(dict) per step, then finish()",
-            fmt_int(n),
-            fmt_float(base.loop, 3),
-            fmt_float(base.close, 3),
-            fmt_float(base.total, 3),
-            fmt_int(n / base.total),
-            " / ".join(fmt_int(n / t.total) for t in theirs),
-            "100%",
-        ],
-    ]
-    print(
-        f"{len(E2E_NAMES)} metric names round-robin, explicit steps ({steps:,} steps); "
-        f"{sizes.rounds} round(s), the order alternating; runs created before the clock "
-        "starts; total = first call until run.stop() returned (hand-written: until "
-        "wandb_run.finish() returned); best round shown."
-    )
-    print(
-        table(
-            [
-                "case",
-                "points",
-                "logging loop s",
-                "stop/close s",
-                "total s",
-                "points/s",
-                "points/s per round",
-                "rate vs hand-written",
-            ],
-            rows,
-        )
-    )
-    ratio = base.total / best.total
-    verdict = "PASS" if ratio >= E2E_TARGET else "FAIL"
-    print(
-        f"target: >= {E2E_TARGET:.0%} of the hand-written rate: Tracelet at {ratio:.0%} "
-        f"-> {verdict}"
+        ),
+        note=(
+            f"{len(E2E_NAMES)} metric names round-robin, explicit steps ({steps:,} steps); "
+            f"{sizes.rounds} round(s), the order alternating; runs created before the clock "
+            "starts; total = first call until run.stop() returned (hand-written: until "
+            "wandb_run.finish() returned); best round shown."
+        ),
     )
 
     r0 = time.perf_counter()
     tracelet_rows: list[int] = []
     for label, timings, step_key in (
-        ("tracelet", ours, "tracelet/step"),
+        ("tracelet", ours, TRACELET_STEP),
         ("hand-written", theirs, BASELINE_STEP),
     ):
         for timing in timings:
-            got = _read_back(timing.run_dir, step_key, n)
-            where = f"{label} run {timing.run_dir.name}"
-            if not got.points_ok:
-                problems.append(
-                    f"{where} read back: {n - got.missing:,} of {n:,} points, "
-                    f"{got.missing:,} MISSING, {got.unexpected:,} changed or unexpected, "
-                    f"{got.duplicated:,} duplicated"
-                )
-            if got.exit_code != 0:
-                problems.append(f"{where}: exit code {got.exit_code}, expected 0")
+            got, rows = _read_back(timing.run, step_key, n)
             if label == "tracelet":
-                tracelet_rows.append(got.rows)
-            elif got.rows != steps:
-                problems.append(f"{where}: {got.rows:,} history rows, expected {steps:,}")
+                tracelet_rows.append(rows)
+            elif rows != steps:
+                got.issues.append(f"{rows:,} history rows, expected {steps:,}")
+            problems += common.read_back_problems(f"{label} run {timing.run.name}", got, n)
     if not any(p.startswith("tracelet run") for p in problems):
         print(
             f"read back from the .wandb logs in {time.perf_counter() - r0:.2f}s: tracelet "
@@ -542,22 +298,8 @@ def bench_end_to_end(sizes: Sizes, workdir: Path) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections; 0 if every correctness check passed, else 1."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument(
-        "--only",
-        action="append",
-        choices=("calls", "e2e"),
-        help="run only this section (repeatable; default: all)",
-    )
-    args = parser.parse_args(argv)
-    sizes = Sizes.for_mode(args.quick)
-    only = set(args.only or ("calls", "e2e"))
-    print(
-        f"Tracelet wandb backend benchmarks ({'quick' if args.quick else 'full'}); Python "
-        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
-    )
-
+    options = common.parse_options(argv, __doc__, "wandb")
+    sizes = options.sizes(QUICK, FULL)
     problems: list[str] = []
     # wandb's service connection replaces sys.exit and sys.excepthook for good: put them back.
     hooks = sys.exit, sys.excepthook
@@ -585,22 +327,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{t2 - t1:.2f}s (starts wandb-core), a later init + finish {t4 - t3:.2f}s"
         )
         try:
-            if "calls" in only:
+            if "calls" in options.only:
                 problems += bench_calls(sizes, workdir)
-            if "e2e" in only:
+            if "e2e" in options.only:
                 problems += bench_end_to_end(sizes, workdir)
         finally:
             wandb.teardown()  # stops wandb-core before its folders are deleted
             sys.exit, sys.excepthook = hooks
-
-    print(section("Summary"))
-    print(f"finished{load_average()}")
-    if problems:
-        for problem in problems:
-            print(f"FAILED: {problem}")
-        return 1
-    print("all correctness checks passed (timing targets are reported above, not enforced)")
-    return 0
+    return common.summary(problems)
 
 
 if __name__ == "__main__":
