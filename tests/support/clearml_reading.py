@@ -11,7 +11,8 @@ on close):
   events (``metric`` = title, ``variant`` = series, ``iter``, ``value``); images
   ``training_debug_image`` (``url`` of the stored file); histograms and plotly figures ``plot``
   (``plot_str``: the plotly JSON).
-- ``log.jsonl``: the console log, ``log`` events with ``msg``.
+- ``log.jsonl``: the console log, ``log`` events with ``msg`` (messages reported close together
+  may share one event, one per line).
 """
 
 from __future__ import annotations
@@ -91,5 +92,7 @@ def read_session(folder: Path) -> OfflineSession:
     if log_file.exists():
         for line in log_file.read_text().splitlines():
             if line.strip():
-                log.extend(event["msg"] for event in json.loads(line) if event["type"] == "log")
+                for event in json.loads(line):
+                    if event["type"] == "log":  # ClearML may join close messages in one event
+                        log.extend(event["msg"].splitlines())
     return OfflineSession(folder, task, events, log)
