@@ -1,7 +1,7 @@
-"""Tracelet's collectors (system, GPU, git, environment).
+"""Tracelet's collectors, registered through the ``tracelet`` entry-point group.
 
-Nothing is registered yet: the collectors arrive with their own change. The distribution exists
-so that the ``tracelet`` meta-distribution's dependency on it resolves.
+So far: ``git`` (:mod:`tracelet_collectors.git`). The system, GPU and environment collectors
+are still to come; their settings validate but collect nothing yet.
 """
 
 __version__ = "0.1.0"
