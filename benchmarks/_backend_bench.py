@@ -162,22 +162,6 @@ def time_case(
     return CallCase(label, calls, per_call, delivered if drain is not None else None, first)
 
 
-def check_delivered(run: Run, expected: int) -> list[str]:
-    """Stop the run; the problems found if it did not deliver exactly ``expected`` points."""
-    ok = run.stop()
-    problems = []
-    for name, stats in run.stats().items():
-        if stats.delivered != expected or stats.dropped or stats.failed:
-            problems.append(
-                f"backend {name!r}: {stats.delivered:,} of {expected:,} points delivered "
-                f"({stats.dropped} dropped, {stats.failed} failed, {stats.pending} pending; "
-                f"last error: {stats.last_error})"
-            )
-    if not ok and not problems:
-        problems.append(f"run {run.name!r} did not stop cleanly")
-    return problems
-
-
 def settings_line(run: Run) -> str:
     """The run's dispatch settings, for the line that prints them."""
     if run.settings is None:

@@ -12,6 +12,10 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tracelet.run import Run
 
 
 def median(values: Sequence[float]) -> float:
@@ -100,3 +104,19 @@ def load_average() -> str:
     if not hasattr(os, "getloadavg"):
         return ""
     return f", load average {os.getloadavg()[0]:.2f}"
+
+
+def check_delivered(run: Run, expected: int) -> list[str]:
+    """Stop the run; the problems found if it did not deliver exactly ``expected`` points."""
+    ok = run.stop()
+    problems = []
+    for name, stats in run.stats().items():
+        if stats.delivered != expected or stats.dropped or stats.failed:
+            problems.append(
+                f"backend {name!r}: {stats.delivered:,} of {expected:,} points delivered "
+                f"({stats.dropped} dropped, {stats.failed} failed, {stats.pending} pending; "
+                f"last error: {stats.last_error})"
+            )
+    if not ok and not problems:
+        problems.append(f"run {run.name!r} did not stop cleanly")
+    return problems

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import _backend_bench as common
-from _util import clean_workdir, section
+from _util import check_delivered, clean_workdir, section
 
 import tracelet
 from tracelet.run import Run
@@ -183,7 +183,7 @@ def bench_calls(sizes: common.Sizes, repo: Path) -> list[str]:
         repeats=sizes.repeats,
         drain=run.flush,
     )
-    problems += common.check_delivered(run, ours.logged)
+    problems += check_delivered(run, ours.logged)
     tracelet_hash = _tracelet_hash(run)
 
     aim_run = _new_aim_run(repo)

@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import _backend_bench as common
-from _util import clean_workdir, section
+from _util import check_delivered, clean_workdir, section
 
 import tracelet
 from tracelet.run import Run
@@ -199,7 +199,7 @@ def bench_calls(sizes: common.Sizes) -> list[str]:
         repeats=sizes.repeats,
         drain=run.flush,
     )
-    problems += common.check_delivered(run, ours.logged)
+    problems += check_delivered(run, ours.logged)
     tracelet_folder = _tracelet_folder(run)
 
     task = _new_task("bench-calls-in-process")

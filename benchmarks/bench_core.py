@@ -40,7 +40,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from _util import clean_workdir, fmt_float, fmt_int, load_average, median, section, table
+from _util import (
+    check_delivered,
+    clean_workdir,
+    fmt_float,
+    fmt_int,
+    load_average,
+    median,
+    section,
+    table,
+)
 
 from tracelet.backend import BaseBackend, RunInfo
 from tracelet.backends.local import RECORDS_FILE, read_run
@@ -270,21 +279,6 @@ def _run_cases(
     return cases, run, logged
 
 
-def _check_delivered(run: Run, expected: int) -> list[str]:
-    """Stop the run; the problems found if a backend did not get exactly ``expected`` points."""
-    ok = run.stop()
-    problems = []
-    for name, stats in run.stats().items():
-        if stats.delivered != expected or stats.dropped or stats.failed:
-            problems.append(
-                f"backend {name!r}: {stats.delivered:,} of {expected:,} points delivered "
-                f"({stats.dropped} dropped, {stats.failed} failed, {stats.pending} pending)"
-            )
-    if not ok and not problems:
-        problems.append(f"run {run.name!r} did not stop cleanly")
-    return problems
-
-
 def bench_calls(sizes: Sizes) -> list[str]:
     """Section 1. Prints the table; returns the correctness problems found (none expected)."""
     print(section("1. Caller cost of a logging call"))
@@ -324,7 +318,7 @@ def bench_calls(sizes: Sizes) -> list[str]:
                 f"nan_policy={s.nan_policy}"
             )
         cases.extend(run_cases)
-        problems.extend(_check_delivered(run, logged))
+        problems.extend(check_delivered(run, logged))
     # The same calls with the router asleep until the flush: the caller's own cost, without
     # the share of the GIL that routing and the backend threads take during the loop.
     idle_cases, run, logged = _run_cases(
@@ -336,7 +330,7 @@ def bench_calls(sizes: Sizes) -> list[str]:
         with_dict=False,
     )
     cases.extend(idle_cases)
-    problems.extend(_check_delivered(run, logged))
+    problems.extend(check_delivered(run, logged))
 
     print(
         f"{sizes.calls:,} calls per repeat (log_metrics: {sizes.calls // 10:,} calls of 10 keys),"

@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import _backend_bench as common
-from _util import clean_workdir, section
+from _util import check_delivered, clean_workdir, section
 
 import tracelet
 from tracelet.run import Run
@@ -109,7 +109,7 @@ def bench_calls(sizes: common.Sizes, uri: str) -> list[str]:
             collect=False,
         )
     ]
-    problems += common.check_delivered(run, cases[0].logged)
+    problems += check_delivered(run, cases[0].logged)
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_experiment("bench-fluent")

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import _backend_bench as common
-from _util import clean_workdir, fmt_int, section
+from _util import check_delivered, clean_workdir, fmt_int, section
 
 import tracelet
 from tracelet.run import Run
@@ -166,7 +166,7 @@ def bench_calls(sizes: common.Sizes, workdir: Path) -> list[str]:
         repeats=sizes.repeats,
         drain=run.flush,
     )
-    problems += common.check_delivered(run, ours.logged)
+    problems += check_delivered(run, ours.logged)
     tracelet_dir = _tracelet_run_dir(run)
 
     wandb_run = _new_wandb_run("bench-calls-wandb")
