@@ -17,6 +17,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tracelet.run import Run
 
+#: Config keys that turn every collector off. The backend scripts count every point they read
+#: back, and a collector's samples would be counted too (bench_collectors measures them).
+COLLECTORS_OFF: dict[str, bool] = {
+    "collect_system_metrics": False,
+    "collect_gpu_metrics": False,
+    "track_git_info": False,
+    "track_environment": False,
+}
+
 
 def median(values: Sequence[float]) -> float:
     """The median of ``values``.

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import _backend_bench as common
-from _util import check_delivered, clean_workdir, section
+from _util import COLLECTORS_OFF, check_delivered, clean_workdir, section
 
 import tracelet
 from tracelet.run import Run
@@ -127,7 +127,9 @@ def _new_aim_run(repo: Path) -> AimRun:
 
 
 def _start_tracelet(name: str, repo: Path) -> Run:
-    return tracelet.start_logging(name, EXPERIMENT, "aim", {"aim": {"repo_path": str(repo)}})
+    return tracelet.start_logging(
+        name, EXPERIMENT, "aim", {"aim": {"repo_path": str(repo)}, **COLLECTORS_OFF}
+    )
 
 
 def _tracelet_hash(run: Run) -> str:

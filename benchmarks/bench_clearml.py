@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import _backend_bench as common
-from _util import check_delivered, clean_workdir, section
+from _util import COLLECTORS_OFF, check_delivered, clean_workdir, section
 
 import tracelet
 from tracelet.run import Run
@@ -94,7 +94,7 @@ CLEARML_CONF = "sdk.development.vcs_repo_detect_async: false\n"
 #: The (title, series) of section 1's metric name (each case logs to a task of its own).
 CALL_SERIES = ("train", "loss")
 #: Tracelet's config for the clearml backend in every case.
-TRACELET_CONFIG: dict[str, Any] = {"clearml": {"offline": True}}
+TRACELET_CONFIG: dict[str, Any] = {"clearml": {"offline": True}, **COLLECTORS_OFF}
 
 # Native rows of section 1: "inproc" (in-process reporting), "subproc" (the reporting
 # subprocess). The Tracelet row and the in-process row queue the same number of points per

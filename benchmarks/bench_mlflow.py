@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import _backend_bench as common
-from _util import check_delivered, clean_workdir, section
+from _util import COLLECTORS_OFF, check_delivered, clean_workdir, section
 
 import tracelet
 from tracelet.run import Run
@@ -85,7 +85,9 @@ def _loop_fluent_async(log: Callable[..., Any], first: int, n: int) -> None:
 
 
 def _start_tracelet(name: str, uri: str) -> Run:
-    return tracelet.start_logging(name, "bench", "mlflow", {"mlflow": {"tracking_uri": uri}})
+    return tracelet.start_logging(
+        name, "bench", "mlflow", {"mlflow": {"tracking_uri": uri}, **COLLECTORS_OFF}
+    )
 
 
 def bench_calls(sizes: common.Sizes, uri: str) -> list[str]:

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import _backend_bench as common
-from _util import check_delivered, clean_workdir, fmt_int, section
+from _util import COLLECTORS_OFF, check_delivered, clean_workdir, fmt_int, section
 
 import tracelet
 from tracelet.run import Run
@@ -71,7 +71,7 @@ TRACELET_STEP = "tracelet/step"
 #: Env vars removed for the run (with the rank vars): settings of Tracelet and W&B.
 _ENV_PREFIXES = ("TRACELET_", "WANDB_")
 #: Tracelet's config for the wandb backend in every case.
-TRACELET_CONFIG: dict[str, Any] = {"wandb": {"mode": "offline"}}
+TRACELET_CONFIG: dict[str, Any] = {"wandb": {"mode": "offline"}, **COLLECTORS_OFF}
 
 #: The native row of section 1: "log" (wandb_run.log).
 QUICK = common.Sizes(5_000, {"log": 500}, repeats=3, points=8_000, rounds=1)

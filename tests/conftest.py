@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support.aim_server import AimServer
 from support.mlflow_server import MlflowServer
+from support.processes import COLLECTORS_OFF
 
 from tracelet import session
 from tracelet.plugins import PluginHost
@@ -28,10 +29,13 @@ _ISOLATED_NAMES = ("RANK", "LOCAL_RANK", "WORLD_SIZE")
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Run the test in ``tmp_path`` with no Tracelet/backend/rank env vars; stop leftover runs."""
+    """Run the test in ``tmp_path`` with no Tracelet/backend/rank env vars but
+    :data:`COLLECTORS_OFF`; stop leftover runs."""
     for name in list(os.environ):
         if name.startswith(_ISOLATED_PREFIXES) or name in _ISOLATED_NAMES:
             monkeypatch.delenv(name)
+    for name, value in COLLECTORS_OFF.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
     yield tmp_path
     for run in list(session._live):

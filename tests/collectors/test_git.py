@@ -7,36 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.git_repo import TOKEN
 
 import tracelet
 from tracelet.backends import memory
 from tracelet_collectors.git import strip_credentials
 
-TOKEN = "ghp_s3cr3tT0ken"
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Any:
-    """A repository with a commit, a remote whose URL holds a token, a modified file and an
-    untracked file."""
-    import git
-
-    root = tmp_path / "project"
-    root.mkdir()
-    repo = git.Repo.init(root, initial_branch="main")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", "Test")
-        config.set_value("user", "email", "test@example.com")
-    (root / "train.py").write_text("lr = 0.1\n")
-    repo.index.add(["train.py"])
-    repo.index.commit("first")
-    repo.create_remote("origin", f"https://user:{TOKEN}@github.com/acme/project.git")
-    (root / "train.py").write_text("lr = 0.2\n")
-    (root / "notes.txt").write_text("todo\n")
-    return repo
-
 
 def start(**config: Any) -> tracelet.Run:
+    """A run with only the git collector's records (the others turned off)."""
+    config = {"collect_system_metrics": False, "track_environment": False, **config}
     return tracelet.start_logging(exp_name="git", backend="memory", config=config)
 
 

@@ -31,7 +31,7 @@ def tracelet(
     extra = dict(env or {})
     if site is not None:
         extra["PYTHONPATH"] = str(site)
-    return run([TRACELET, *args], cwd, env=extra)
+    return run([TRACELET, *args], cwd, env=extra, collectors_off=False)
 
 
 def settings_of(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:

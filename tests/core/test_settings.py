@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pytest
 from pydantic import BaseModel, ConfigDict, SecretStr
-from support.processes import run
+from support.processes import COLLECTORS_OFF, run
 
 import tracelet
 from tracelet.backend import BaseBackend, RunInfo
@@ -300,7 +300,9 @@ def test_tracelet_config_names_another_file(
     assert resolved.config_file == str(prod)
 
 
-def test_no_file_means_defaults(vault_host: PluginHost) -> None:
+def test_no_file_means_defaults(vault_host: PluginHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in COLLECTORS_OFF:
+        monkeypatch.delenv(name)
     resolved = resolve_settings(vault_host)
     assert resolved.config_file is None
     assert {source for _, _, source in resolved.rows()} == {"default"}

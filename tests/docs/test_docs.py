@@ -95,7 +95,10 @@ def test_python_blocks_run(doc: Path, tmp_path: Path, request: pytest.FixtureReq
         "CLEARML_CACHE_DIR": str(tmp_path / "clearml-cache"),
         **wandb_test_env(tmp_path),  # HOME too
     }
-    result = run([sys.executable, "-c", _RUNNER, spec], tmp_path, env=env, timeout=300)
+    # The collectors keep their defaults, as for a user.
+    result = run(
+        [sys.executable, "-c", _RUNNER, spec], tmp_path, env=env, timeout=300, collectors_off=False
+    )
     assert result.returncode == 0, f"{doc}:\n{result.stdout}\n{result.stderr}"
 
 

@@ -14,14 +14,27 @@ from pathlib import Path
 _PRIVATE_PREFIXES = ("TRACELET_", "EXAMPLE_", "MLFLOW_", "WANDB_", "CLEARML_", "AIM_")
 _PRIVATE_NAMES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
 
+#: The collectors that add records to every run (system and GPU samples, the environment) are
+#: off in tests, in this process (conftest) and in children; collector tests turn them on.
+COLLECTORS_OFF = {
+    "TRACELET_COLLECT_SYSTEM_METRICS": "false",
+    "TRACELET_COLLECT_GPU_METRICS": "false",
+    "TRACELET_TRACK_ENVIRONMENT": "false",
+}
 
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without the private variables, plus ``extra``."""
+
+def clean_env(
+    extra: Mapping[str, str] | None = None, *, collectors_off: bool = True
+) -> dict[str, str]:
+    """This process's environment without the private variables, plus :data:`COLLECTORS_OFF`
+    (unless ``collectors_off`` is false: a user's defaults) and ``extra``."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(_PRIVATE_PREFIXES) and k not in _PRIVATE_NAMES
     }
+    if collectors_off:
+        env.update(COLLECTORS_OFF)
     env.update(extra or {})
     return env
 
@@ -32,12 +45,14 @@ def run(
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = 60,
+    collectors_off: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command with a clean environment (plus ``env``), capturing text output."""
+    """Run a command with a clean environment (plus ``env``, see :func:`clean_env`), capturing
+    text output."""
     return subprocess.run(
         [str(a) for a in args],
         cwd=cwd,
-        env=clean_env(env),
+        env=clean_env(env, collectors_off=collectors_off),
         capture_output=True,
         text=True,
         timeout=timeout,

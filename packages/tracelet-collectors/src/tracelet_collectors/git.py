@@ -1,7 +1,7 @@
 """The ``git`` collector: which commit (and which uncommitted change) produced the run.
 
-At run start, with ``track_git_info`` on, it records the repository at ``git_repo_path`` as
-tags ``git.commit``, ``git.branch`` (``HEAD`` when detached), ``git.dirty`` and ``git.remote``
+At run start (on a thread, see :mod:`tracelet_collectors.once`), with ``track_git_info`` on, it
+records the repository at ``git_repo_path`` as tags ``git.commit``, ``git.branch`` (``HEAD`` when detached), ``git.dirty`` and ``git.remote``
 (the ``origin`` URL, or the first remote, with any user name, password or token removed), and
 as params ``git/modified_files`` and ``git/untracked_files`` (counts). With
 ``include_uncommitted_changes`` it also logs the artifacts ``git/uncommitted.diff`` (the diff of
@@ -12,14 +12,14 @@ Not a git repository, or no ``git`` program: one info line, nothing recorded, th
 
 from __future__ import annotations
 
-import atexit
 import logging
-import shutil
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
+
+from tracelet_collectors.files import keep_until_exit
+from tracelet_collectors.once import OnceCollector
 
 if TYPE_CHECKING:
     from tracelet.run import Run
@@ -88,46 +88,31 @@ def read_git_info(path: str, with_diff: bool) -> GitInfo | None:
         )
 
 
-class GitCollector:
-    """Records the repository's state once, at run start (see the module docstring)."""
-
-    def __init__(self, repo_path: str, include_uncommitted_changes: bool) -> None:
-        self.repo_path = repo_path
-        self.include_uncommitted_changes = include_uncommitted_changes
-
-    def start(self, run: Run) -> None:
-        info = read_git_info(self.repo_path, self.include_uncommitted_changes)
-        if info is None:
-            return
-        tags = {"git.commit": info.commit, "git.branch": info.branch, "git.dirty": info.dirty}
-        if info.remote:
-            tags["git.remote"] = info.remote
-        run.set_tags(tags)
-        run.log_params(
-            {"git/modified_files": len(info.modified), "git/untracked_files": len(info.untracked)}
-        )
-        if self.include_uncommitted_changes:
-            folder = _keep_until_exit(tempfile.mkdtemp(prefix="tracelet-git-"))
-            diff = folder / "uncommitted.diff"
-            diff.write_text(info.diff + "\n" if info.diff else "", encoding="utf-8")
-            listing = folder / "untracked.txt"
-            listing.write_text("".join(f"{p}\n" for p in info.untracked), encoding="utf-8")
-            run.log_artifact(diff, name="git/uncommitted.diff")
-            run.log_artifact(listing, name="git/untracked.txt")
-
-    def stop(self) -> None:
-        """Nothing runs after start."""
+def record_git(run: Run, repo_path: str, include_uncommitted_changes: bool) -> None:
+    """Log the repository's state into ``run`` (see the module docstring)."""
+    info = read_git_info(repo_path, include_uncommitted_changes)
+    if info is None:
+        return
+    tags = {"git.commit": info.commit, "git.branch": info.branch, "git.dirty": info.dirty}
+    if info.remote:
+        tags["git.remote"] = info.remote
+    run.set_tags(tags)
+    run.log_params(
+        {"git/modified_files": len(info.modified), "git/untracked_files": len(info.untracked)}
+    )
+    if include_uncommitted_changes:
+        folder = keep_until_exit(tempfile.mkdtemp(prefix="tracelet-git-"))
+        diff = folder / "uncommitted.diff"
+        diff.write_text(info.diff + "\n" if info.diff else "", encoding="utf-8")
+        listing = folder / "untracked.txt"
+        listing.write_text("".join(f"{p}\n" for p in info.untracked), encoding="utf-8")
+        run.log_artifact(diff, name="git/uncommitted.diff")
+        run.log_artifact(listing, name="git/untracked.txt")
 
 
-def _keep_until_exit(path: str) -> Path:
-    """Backends copy an artifact when they write its batch, after the collector has stopped:
-    the files stay until the interpreter exits."""
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return Path(path)
-
-
-def create(settings: Any) -> GitCollector | None:
+def create(settings: Any) -> OnceCollector | None:
     """The factory: a collector when ``track_git_info`` is on."""
     if not settings.track_git_info:
         return None
-    return GitCollector(settings.git_repo_path, settings.include_uncommitted_changes)
+    path, with_diff = settings.git_repo_path, settings.include_uncommitted_changes
+    return OnceCollector("git", lambda run: record_git(run, path, with_diff))

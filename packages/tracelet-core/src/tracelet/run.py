@@ -55,6 +55,7 @@ class Run:
         "_lock",
         "_nan_policy",
         "_pid",
+        "_plugins",
         "_resolved",
         "_status",
         "_warned",
@@ -69,6 +70,7 @@ class Run:
         resolved: ResolvedSettings | None,
         nan_policy: str = "keep",
         inert_reason: str | None = None,
+        plugins: Mapping[str, str] | None = None,
     ) -> None:
         self._info = info
         self._dispatcher = dispatcher
@@ -84,6 +86,7 @@ class Run:
         self._warned: set[str] = set()
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._plugins = dict(plugins or {})
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -121,6 +124,12 @@ class Run:
     def is_noop(self) -> bool:
         """True when this run ignores every call (non-zero distributed rank, forked child)."""
         return self._inert_reason is not None
+
+    @property
+    def plugins(self) -> dict[str, str]:
+        """The Tracelet plugins loaded when the run started: name → ``"<distribution> <version>"``
+        (``"builtin"`` is the core's own ``memory`` and ``local`` backends)."""
+        return dict(self._plugins)
 
     def capabilities(self) -> dict[str, frozenset[str]]:
         """What each backend stores (``"metrics"``, ``"params"``, ``"images"``, ...).

@@ -116,7 +116,7 @@ def start_run(
             _active = run
             return run
         backends = _start_backends(host, resolved, info)
-        run = _launch(info, backends, resolved)
+        run = _launch(info, backends, resolved, _loaded_plugins(host))
         run._attach_collectors(_start_collectors(host, resolved, run))
         _active = run
         _live.append(run)
@@ -150,7 +150,20 @@ def _start_backends(
     return started
 
 
-def _launch(info: RunInfo, backends: dict[str, Backend], resolved: ResolvedSettings) -> Run:
+def _loaded_plugins(host: PluginHost) -> dict[str, str]:
+    return {
+        name: " ".join(part for part in (p.distribution, p.version) if part)
+        for name, p in host.plugins.items()
+        if p.status == "loaded"
+    }
+
+
+def _launch(
+    info: RunInfo,
+    backends: dict[str, Backend],
+    resolved: ResolvedSettings,
+    plugins: Mapping[str, str],
+) -> Run:
     from tracelet.dispatch import Dispatcher
 
     s = resolved.settings
@@ -163,7 +176,12 @@ def _launch(info: RunInfo, backends: dict[str, Backend], resolved: ResolvedSetti
     )
     dispatcher.start()
     return Run(
-        info, dispatcher=dispatcher, backends=backends, resolved=resolved, nan_policy=s.nan_policy
+        info,
+        dispatcher=dispatcher,
+        backends=backends,
+        resolved=resolved,
+        nan_policy=s.nan_policy,
+        plugins=plugins,
     )
 
 

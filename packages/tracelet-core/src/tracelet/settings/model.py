@@ -81,6 +81,11 @@ class CoreSettings(BaseSettings):
     include_uncommitted_changes: bool = Field(
         False, description="Store the uncommitted diff and the list of untracked files."
     )
+    track_environment: bool = Field(
+        True,
+        description="Record Python version, platform, hostname, command line, Tracelet "
+        "plugins and installed distributions.",
+    )
 
     # -- dispatcher ----------------------------------------------------------------------------
     flush_interval: float = Field(

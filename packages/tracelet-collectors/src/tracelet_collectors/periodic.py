@@ -1,0 +1,105 @@
+"""A collector that samples on its own thread every ``interval`` seconds (system, GPU).
+
+Each sample is logged with :meth:`tracelet.Run.log_metrics` at step 0, 1, 2, ... (the sample's
+number; the record's timestamp is the wall time). Samples follow a fixed schedule from the
+start, so a slow reading does not make the interval drift. The first sample is taken one
+interval after the start; a run shorter than the interval has none.
+
+``stop`` wakes the thread at once (it waits on an event, never sleeps) and joins it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tracelet.run import Run
+
+logger = logging.getLogger("tracelet.collectors")
+
+#: Reads one sample: metric name (without the prefix) → value.
+Reader = Callable[[], Mapping[str, float]]
+
+
+class PeriodicCollector:
+    """Logs ``read()`` under ``prefix`` every ``interval`` seconds until stopped.
+
+    Args:
+        name: The collector's name; its thread is ``tracelet-<name>``.
+        interval: Seconds between two samples (> 0).
+        read: Takes one sample. An exception is logged once (as a warning) and that sample
+            is skipped; the next ones are still taken.
+        prefix: Put before every name (``"system/"``).
+        prepare: Called once on the thread before the first wait (a baseline for rates).
+        close: Called once after the thread has ended (release a library handle).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        interval: float,
+        read: Reader,
+        prefix: str,
+        *,
+        prepare: Callable[[], None] | None = None,
+        close: Callable[[], None] | None = None,
+    ) -> None:
+        if not interval > 0:
+            raise ValueError(f"{name}: interval must be > 0 seconds; got {interval!r}")
+        self.name = name
+        self.interval = interval
+        self.read = read
+        self.prefix = prefix
+        self._prepare = prepare
+        self._close = close
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._warned = False
+
+    def start(self, run: Run) -> None:
+        self._thread = threading.Thread(
+            target=self._loop, args=(run,), name=f"tracelet-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._close is not None:
+            self._close()
+
+    def _loop(self, run: Run) -> None:
+        if self._prepare is not None:
+            try:
+                self._prepare()
+            except Exception:
+                logger.warning("tracelet: %s metrics not collected", self.name, exc_info=True)
+                return
+        started = time.monotonic()
+        step = 0
+        while not self._stopping.wait(self._until(started, step)):
+            try:
+                readings = self.read()
+            except Exception:
+                if not self._warned:
+                    self._warned = True
+                    logger.warning(
+                        "tracelet: %s metrics: a sample failed (further failures not logged)",
+                        self.name,
+                        exc_info=True,
+                    )
+                step += 1
+                continue
+            if readings:
+                prefix = self.prefix
+                run.log_metrics({prefix + k: v for k, v in readings.items()}, step=step)
+            step += 1
+
+    def _until(self, started: float, step: int) -> float:
+        """Seconds to wait for sample ``step``: on the schedule, or at once when behind."""
+        return max(0.0, started + (step + 1) * self.interval - time.monotonic())
