@@ -1,9 +1,10 @@
 """The ``git`` collector: which commit (and which uncommitted change) produced the run.
 
 At run start (on a thread, see :mod:`tracelet_collectors.once`), with ``track_git_info`` on, it
-records the repository at ``git_repo_path`` as tags ``git.commit``, ``git.branch`` (``HEAD`` when detached), ``git.dirty`` and ``git.remote``
-(the ``origin`` URL, or the first remote, with any user name, password or token removed), and
-as params ``git/modified_files`` and ``git/untracked_files`` (counts). With
+records the repository at ``git_repo_path`` as tags ``git.commit``, ``git.branch`` (``HEAD``
+when detached), ``git.dirty`` and ``git.remote`` (the ``origin`` URL, or the first remote,
+with any user name, password or token removed), and as params ``git/modified_files`` and
+``git/untracked_files`` (counts). With
 ``include_uncommitted_changes`` it also logs the artifacts ``git/uncommitted.diff`` (the diff of
 tracked files against ``HEAD``) and ``git/untracked.txt`` (one untracked path per line).
 
