@@ -120,7 +120,11 @@ class ClearmlBackend(BaseBackend):
                     continue_last_task=s.continue_last_task,
                     output_uri=s.output_uri,
                     auto_connect_arg_parser=s.auto_connect_arg_parser,
-                    auto_connect_frameworks=s.auto_connect_frameworks,
+                    # TensorBoard is captured by Tracelet itself (capture_tensorboard): ClearML's
+                    # own capture would store every SummaryWriter value a second time.
+                    auto_connect_frameworks={"tensorboard": False}
+                    if s.auto_connect_frameworks
+                    else False,
                     auto_resource_monitoring=s.auto_resource_monitoring,
                     auto_connect_streams=s.auto_connect_streams,
                 )

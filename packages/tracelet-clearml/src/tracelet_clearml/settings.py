@@ -80,7 +80,9 @@ class ClearmlSettings(SectionModel):
         30.0, gt=0, description="Seconds start_logging waits for the ClearML server to answer."
     )
     auto_connect_frameworks: bool = Field(
-        False, description="Let ClearML capture frameworks itself (Tracelet's captures do)."
+        False,
+        description="Let ClearML capture frameworks itself (Tracelet's captures do), "
+        "TensorBoard excepted: Tracelet captures it (capture_tensorboard).",
     )
     auto_connect_arg_parser: bool = Field(
         False, description="Let ClearML record argparse arguments as hyperparameters."

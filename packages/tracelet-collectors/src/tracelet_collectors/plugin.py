@@ -1,7 +1,7 @@
 """The plugin: registers Tracelet's collectors (entry point ``collectors`` in group ``tracelet``).
 
-Importing it imports no collector library (psutil, NVML, GitPython); each factory does, when a
-run starts.
+Importing it imports no collector library (psutil, NVML, GitPython) and nothing of torch,
+TensorBoard or Lightning; each factory imports its own module when a run starts.
 """
 
 from __future__ import annotations
@@ -36,6 +36,18 @@ def _environment(settings: Any) -> Collector | None:
     return environment.create(settings)
 
 
+def _tensorboard(settings: Any) -> Collector | None:
+    from tracelet_collectors import tensorboard
+
+    return tensorboard.create(settings)
+
+
+def _lightning(settings: Any) -> Collector | None:
+    from tracelet_collectors import lightning_capture
+
+    return lightning_capture.create(settings)
+
+
 @hookimpl
 def tracelet_register_collectors(register: RegisterCollector) -> None:
     register(
@@ -58,4 +70,16 @@ def tracelet_register_collectors(register: RegisterCollector) -> None:
         _environment,
         description="Python, platform, hostname, command line, plugins and installed "
         "distributions at run start (track_environment).",
+    )
+    register(
+        "tensorboard",
+        _tensorboard,
+        description="SummaryWriter calls of torch.utils.tensorboard and tensorboardX, also "
+        "sent to the run (capture_tensorboard).",
+    )
+    register(
+        "lightning",
+        _lightning,
+        description="A TraceletLogger added to Lightning Trainers built without one "
+        "(capture_lightning).",
     )

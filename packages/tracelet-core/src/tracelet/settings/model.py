@@ -81,6 +81,16 @@ class CoreSettings(BaseSettings):
     include_uncommitted_changes: bool = Field(
         False, description="Store the uncommitted diff and the list of untracked files."
     )
+    capture_tensorboard: bool = Field(
+        True,
+        description="Send SummaryWriter calls (torch.utils.tensorboard, tensorboardX) to the "
+        "run as well as to the event files.",
+    )
+    capture_lightning: bool = Field(
+        True,
+        description="Add a TraceletLogger to every Lightning Trainer built without one while "
+        "a run is active.",
+    )
     track_environment: bool = Field(
         True,
         description="Record Python version, platform, hostname, command line, Tracelet "
