@@ -14,6 +14,9 @@ Run ``python benchmarks/bench_collectors.py`` (about a minute and a half) or ``-
 2. **One-off costs**: ``start_logging`` and ``run.stop()`` with the collectors on and off, and
    each collector's own work: one system sample (psutil), the environment (installed
    distributions), the git state (GitPython and the git program).
+3. **TensorBoard capture**: microseconds per ``SummaryWriter.add_scalar`` without a run (the
+   native call) and captured into a run (the event file is still written); skipped when torch
+   is not installed.
 
 Every round's run folder is read back: each point logged by the loop must be there once, and
 with the fast sampling, system samples must be there too (the exit status is 1 otherwise).
@@ -204,6 +207,46 @@ def _ms(action: object, repeats: int = 5) -> str:
     return fmt_float(statistics.median(times), 1)
 
 
+def bench_tensorboard(sizes: Sizes) -> list[str]:
+    """Section 3: ``SummaryWriter.add_scalar`` with the capture off and on. Returns problems."""
+    print(section("3. SummaryWriter.add_scalar with the TensorBoard capture"))
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        print(f"skipped: {exc}")
+        return []
+    calls = sizes.calls * (10 if sizes is FULL else 2)
+    rows, problems = [], []
+    for label, capture in (("native (no run)", None), ("captured into a local run", True)):
+        run = None
+        if capture:
+            run = tracelet.start_logging(
+                "bench-tb", "bench", "local", {**COLLECTORS_OFF, "local": {"path": "runs"}}
+            )
+        writer = SummaryWriter("tb-" + label.split()[0])
+        per_call = []
+        for r in range(sizes.rounds + 1):
+            began = time.perf_counter_ns()
+            for step in range(calls):
+                writer.add_scalar("train/loss", 0.5, r * calls + step)
+            if r:  # the first round warms up
+                per_call.append((time.perf_counter_ns() - began) / calls)
+        writer.close()
+        if run is not None:
+            run.stop()
+            location = run.locations()["local"]
+            assert location is not None
+            stored = len(read_run(location).metric_history("train/loss"))
+            if stored != calls * (sizes.rounds + 1):
+                problems.append(f"tensorboard: {stored:,} of {calls * (sizes.rounds + 1):,} points")
+        rows.append(
+            [label, fmt_float(median(per_call) / 1e3, 1), fmt_float(min(per_call) / 1e3, 1)]
+        )
+    print(f"{sizes.rounds} rounds of {calls:,} calls after a warm-up round")
+    print(table(["add_scalar", "median us/call", "min us/call"], rows))
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a few seconds)")
@@ -216,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     with clean_workdir(("TRACELET_",)):
         problems, timings = bench_loop(sizes)
         bench_one_off(timings)
+        problems += bench_tensorboard(sizes)
     for problem in problems:
         print(f"FAILED: {problem}")
     return 1 if problems else 0

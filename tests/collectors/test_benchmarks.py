@@ -31,6 +31,8 @@ def test_bench_collectors_quick() -> None:
         "start_logging, all collectors on (defaults)",
         "environment: installed distributions (thread)",
         "git: state of this checkout (at start)",
+        "3. SummaryWriter.add_scalar with the TensorBoard capture",
+        "captured into a local run",
     ):
         assert line in out, f"{line!r} missing from:\n{out}"
     assert (

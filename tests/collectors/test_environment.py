@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.collector_runs import start_only
 from support.processes import run as run_command
 
 import tracelet
@@ -22,13 +23,7 @@ pytestmark = pytest.mark.usefixtures("no_leftover_threads")
 
 def start(**config: Any) -> tracelet.Run:
     """A run with only the environment collector's records."""
-    config = {
-        "collect_system_metrics": False,
-        "collect_gpu_metrics": False,
-        "track_git_info": False,
-        **config,
-    }
-    return tracelet.start_logging(exp_name="environment", backend="memory", config=config)
+    return start_only("track_environment", **config)
 
 
 def test_params_and_the_installed_distributions() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.collector_runs import start_only
 from support.git_repo import TOKEN
 
 import tracelet
@@ -15,9 +16,8 @@ from tracelet_collectors.git import strip_credentials
 
 
 def start(**config: Any) -> tracelet.Run:
-    """A run with only the git collector's records (the others turned off)."""
-    config = {"collect_system_metrics": False, "track_environment": False, **config}
-    return tracelet.start_logging(exp_name="git", backend="memory", config=config)
+    """A run with only the git collector's records."""
+    return start_only("track_git_info", **config)
 
 
 def test_commit_branch_remote_dirty_and_the_diff(repo: Any) -> None:

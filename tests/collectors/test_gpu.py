@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import pytest
+from support.collector_runs import start_only
 from support.nvml_standin import StandInNvml, has_nvidia_gpu
 
 import tracelet
@@ -24,13 +25,7 @@ pytestmark = pytest.mark.usefixtures("no_leftover_threads")
 
 def start(**config: Any) -> tracelet.Run:
     """A run with only the GPU collector's records."""
-    config = {
-        "collect_system_metrics": False,
-        "track_git_info": False,
-        "track_environment": False,
-        **config,
-    }
-    return tracelet.start_logging(exp_name="gpu", backend="memory", config=config)
+    return start_only("collect_gpu_metrics", **config)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.collector_runs import ALL_OFF
 from support.nvml_standin import StandInNvml
 
 import tracelet
@@ -19,13 +20,6 @@ from tracelet.backends import memory
 from tracelet.backends.memory import MemoryStore
 
 pytestmark = pytest.mark.usefixtures("no_leftover_threads")
-
-ALL_OFF = {
-    "collect_system_metrics": False,
-    "collect_gpu_metrics": False,
-    "track_git_info": False,
-    "track_environment": False,
-}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 import psutil
 import pytest
+from support.collector_runs import start_only
 
 import tracelet
 from tracelet.backends import memory
@@ -40,13 +41,7 @@ CHILD_SECONDS = 1.0
 
 def start(**config: Any) -> tracelet.Run:
     """A run with only the system collector's records."""
-    config = {
-        "collect_gpu_metrics": False,
-        "track_git_info": False,
-        "track_environment": False,
-        **config,
-    }
-    return tracelet.start_logging(exp_name="system", backend="memory", config=config)
+    return start_only("collect_system_metrics", **config)
 
 
 def send_over_loopback(megabytes: int) -> None:

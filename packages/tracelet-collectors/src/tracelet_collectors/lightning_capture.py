@@ -14,14 +14,11 @@ are therefore left out of the TensorBoard capture; its event files are written a
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from tracelet_collectors.imports import ImportWatcher
 from tracelet_collectors.lightning_logger import is_tracelet_logger, logger_class
-from tracelet_collectors.patching import ClassPatch
+from tracelet_collectors.patching import PatchCollector, RunPatcher, Wrap
 from tracelet_collectors.tensorboard import not_captured
 
 if TYPE_CHECKING:
@@ -36,51 +33,25 @@ TRAINER_MODULES = {
 _TENSORBOARD_LOGGER_METHODS = ("log_metrics", "log_hyperparams", "log_graph")
 
 
-class _Capture:
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.run: Run | None = None
-        self.patches: list[ClassPatch] = []
-        self.watcher: ImportWatcher | None = None
+def _init_wrapper(package: str) -> Wrap:
+    def wrap(original: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(original)
+        def __init__(trainer: Any, *args: Any, **kwargs: Any) -> None:
+            original(trainer, *args, **kwargs)
+            run = _patcher.run
+            if run is not None and kwargs.get("logger", True) is not False:
+                add_tracelet_logger(trainer, package, run)
 
-    def attach(self, run: Run) -> None:
-        with self.lock:
-            self.run = run
-            if self.watcher is None:
-                self.watcher = ImportWatcher(list(TRAINER_MODULES), self.patch_module)
+        return __init__
 
-    def detach(self, run: Run) -> None:
-        with self.lock:
-            if self.run is not run:
-                return
-            self.run = None
-            if self.watcher is not None:
-                self.watcher.close()
-                self.watcher = None
-            for patch in self.patches:
-                patch.restore()
-            self.patches.clear()
+    return wrap
 
-    def patch_module(self, module: ModuleType) -> None:
-        package = TRAINER_MODULES[module.__name__]
-        cls = getattr(module, "Trainer", None)
-        with self.lock:
-            if not isinstance(cls, type) or any(p.cls is cls for p in self.patches):
-                return
-            self.patches.append(ClassPatch(cls, {"__init__": self._init_wrapper(package)}))
 
-    def _init_wrapper(self, package: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-        def wrap(original: Callable[..., None]) -> Callable[..., None]:
-            @functools.wraps(original)
-            def __init__(trainer: Any, *args: Any, **kwargs: Any) -> None:
-                original(trainer, *args, **kwargs)
-                run = self.run
-                if run is not None and kwargs.get("logger", True) is not False:
-                    add_tracelet_logger(trainer, package, run)
-
-            return __init__
-
-        return wrap
+_patcher = RunPatcher(
+    list(TRAINER_MODULES),
+    "Trainer",
+    lambda module: {"__init__": _init_wrapper(TRAINER_MODULES[module.__name__])},
+)
 
 
 def add_tracelet_logger(trainer: Any, package: str, run: Run) -> None:
@@ -105,24 +76,6 @@ def _uncaptured(method: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-_capture = _Capture()
-
-
-class LightningCapture:
-    """The collector: wraps ``Trainer.__init__`` from ``start`` to ``stop``."""
-
-    def __init__(self) -> None:
-        self._run: Run | None = None
-
-    def start(self, run: Run) -> None:
-        self._run = run
-        _capture.attach(run)
-
-    def stop(self) -> None:
-        if self._run is not None:
-            _capture.detach(self._run)
-
-
-def create(settings: Any) -> LightningCapture | None:
+def create(settings: Any) -> PatchCollector | None:
     """The factory: a capture when ``capture_lightning`` is on."""
-    return LightningCapture() if settings.capture_lightning else None
+    return PatchCollector(_patcher) if settings.capture_lightning else None

@@ -6,80 +6,60 @@ TensorBoard or Lightning; each factory imports its own module when a run starts.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from tracelet.collector import Collector
+from tracelet.collector import Collector, CollectorFactory
 from tracelet.hookspecs import RegisterCollector, hookimpl
 
 
-def _system(settings: Any) -> Collector | None:
-    from tracelet_collectors import system
+def _factory(module: str) -> CollectorFactory:
+    """A factory that imports ``tracelet_collectors.<module>`` when a run starts and calls its
+    ``create(settings)``."""
 
-    return system.create(settings)
+    def create(settings: Any) -> Collector | None:
+        collector: Collector | None = importlib.import_module(
+            f"tracelet_collectors.{module}"
+        ).create(settings)
+        return collector
 
-
-def _gpu(settings: Any) -> Collector | None:
-    from tracelet_collectors import gpu
-
-    return gpu.create(settings)
-
-
-def _git(settings: Any) -> Collector | None:
-    from tracelet_collectors import git
-
-    return git.create(settings)
-
-
-def _environment(settings: Any) -> Collector | None:
-    from tracelet_collectors import environment
-
-    return environment.create(settings)
-
-
-def _tensorboard(settings: Any) -> Collector | None:
-    from tracelet_collectors import tensorboard
-
-    return tensorboard.create(settings)
-
-
-def _lightning(settings: Any) -> Collector | None:
-    from tracelet_collectors import lightning_capture
-
-    return lightning_capture.create(settings)
+    return create
 
 
 @hookimpl
 def tracelet_register_collectors(register: RegisterCollector) -> None:
     register(
         "system",
-        _system,
+        _factory("system"),
         description="CPU, memory, swap, disk and network, and this process's CPU and memory, "
         "every system_metrics_interval seconds (collect_system_metrics).",
     )
     register(
         "gpu",
-        _gpu,
+        _factory("gpu"),
         description="NVIDIA GPU utilisation, memory, temperature and power through NVML "
         "(collect_gpu_metrics).",
     )
     register(
-        "git", _git, description="Commit, branch, remote and dirty state at run start (git_*)."
+        "git",
+        _factory("git"),
+        description="Commit, branch, remote and dirty state at run start (git_*).",
     )
     register(
         "environment",
-        _environment,
+        _factory("environment"),
         description="Python, platform, hostname, command line, plugins and installed "
         "distributions at run start (track_environment).",
     )
     register(
         "tensorboard",
-        _tensorboard,
+        _factory("tensorboard"),
         description="SummaryWriter calls of torch.utils.tensorboard and tensorboardX, also "
         "sent to the run (capture_tensorboard).",
     )
     register(
         "lightning",
-        _lightning,
+        _factory("lightning_capture"),
         description="A TraceletLogger added to Lightning Trainers built without one "
         "(capture_lightning).",
     )

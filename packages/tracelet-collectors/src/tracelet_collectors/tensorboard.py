@@ -36,11 +36,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from tracelet_collectors.imports import ImportWatcher
-from tracelet_collectors.patching import ClassPatch
+from tracelet_collectors.patching import PatchCollector, RunPatcher
 
 if TYPE_CHECKING:
     from tracelet.run import Run
@@ -150,40 +148,13 @@ class _Method:
 
 
 class _Capture:
-    """The process-wide patch state: the run calls go to, the patched classes, the watcher."""
+    """The process-wide patch of the writer classes, and what its wrappers need."""
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.run: Run | None = None
-        self.patches: list[ClassPatch] = []
-        self.watcher: ImportWatcher | None = None
         self.local = threading.local()  # .busy: inside a patched call or a not_captured block
         self.warned: set[str] = set()
-
-    def attach(self, run: Run) -> None:
-        with self.lock:
-            self.run = run
-            if self.watcher is None:
-                self.watcher = ImportWatcher(WRITER_MODULES, self.patch_module)
-
-    def detach(self, run: Run) -> None:
-        with self.lock:
-            if self.run is not run:
-                return  # a newer run took over the patch
-            self.run = None
-            if self.watcher is not None:
-                self.watcher.close()
-                self.watcher = None
-            for patch in self.patches:
-                patch.restore()
-            self.patches.clear()
-
-    def patch_module(self, module: ModuleType) -> None:
-        cls = getattr(module, "SummaryWriter", None)
-        with self.lock:
-            if not isinstance(cls, type) or any(p.cls is cls for p in self.patches):
-                return
-            self.patches.append(ClassPatch(cls, {name: self._wrapper(name) for name in FORWARDS}))
+        wrappers = {name: self._wrapper(name) for name in FORWARDS}
+        self.patcher = RunPatcher(WRITER_MODULES, "SummaryWriter", lambda _: wrappers)
 
     def _wrapper(self, method: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         local = self.local
@@ -194,7 +165,7 @@ class _Capture:
 
             @functools.wraps(original)
             def patched(*args: Any, **kwargs: Any) -> Any:
-                run = self.run
+                run = self.patcher.run
                 if run is None or getattr(local, "busy", False):
                     return original(*args, **kwargs)
                 local.busy = True
@@ -247,21 +218,6 @@ _capture = _Capture()
 not_captured = _capture.not_captured
 
 
-class TensorBoardCapture:
-    """The collector: sends ``SummaryWriter`` calls to ``run`` from ``start`` to ``stop``."""
-
-    def __init__(self) -> None:
-        self._run: Run | None = None
-
-    def start(self, run: Run) -> None:
-        self._run = run
-        _capture.attach(run)
-
-    def stop(self) -> None:
-        if self._run is not None:
-            _capture.detach(self._run)
-
-
-def create(settings: Any) -> TensorBoardCapture | None:
+def create(settings: Any) -> PatchCollector | None:
     """The factory: a capture when ``capture_tensorboard`` is on."""
-    return TensorBoardCapture() if settings.capture_tensorboard else None
+    return PatchCollector(_capture.patcher) if settings.capture_tensorboard else None
