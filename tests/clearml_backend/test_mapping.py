@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from support.clearml_reading import read_session
 from support.clearml_stored import session_of
 from support.mlflow_server import free_port
+from support.processes import run as run_command
 
 import tracelet
 from tracelet.errors import BackendStartError
 from tracelet.run import Run
-from tracelet_clearml.backend import title_series
+from tracelet_clearml.backend import PROCESS_ENV, title_series
 
 
 def start(**clearml: Any) -> Run:
@@ -98,6 +102,31 @@ def test_clearml_capture_is_off_by_default() -> None:
     session = session_of(run)
     assert not any("a line on stdout" in line for line in session.log), "no console capture"
     assert "Args" not in (session.task.get("hyperparams") or {}), "no argparse capture"
+
+
+def test_a_later_process_gets_a_task_of_its_own(tmp_path: Path) -> None:
+    """ClearML marks this process as a task's master in env vars its children inherit; they are
+    put back at close, so a script started afterwards logs its own run, online or offline."""
+    before = {name: os.environ.get(name) for name in PROCESS_ENV}
+    run = start()
+    run.log_metric("x", 1.0, step=0)
+    assert run.stop()
+    assert {name: os.environ.get(name) for name in PROCESS_ENV} == before
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import tracelet\n"
+        "config = {'clearml': {'offline': True}}\n"
+        "run = tracelet.start_logging('child', backend='clearml', config=config)\n"
+        "run.log_metric('y', 2.0, step=0)\n"
+        "assert run.stop()\n"
+        "print(run.locations()['clearml'])\n"
+    )
+    # The child inherits this process's environment as it is now (TRAINS_* included).
+    env = {k: os.environ[k] for k in ("CLEARML_CACHE_DIR", "HOME")}
+    result = run_command([sys.executable, script], tmp_path, env=env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    child = read_session(Path(result.stdout.strip().splitlines()[-1]))
+    assert child.scalars() == {("y", "y"): [(0, 2.0)]}
 
 
 def test_no_server_configured_fails_at_once_naming_the_variables() -> None:

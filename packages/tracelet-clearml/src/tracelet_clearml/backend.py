@@ -61,6 +61,25 @@ SERVER_FIX = (
 )
 
 
+#: Env vars ClearML sets in this process when a task starts, for its subprocesses: left behind,
+#: a process this one starts later would join the closed task (a stub that stores nothing) or
+#: stay offline. ``close`` puts them back as they were.
+PROCESS_ENV = (
+    "CLEARML_PROC_MASTER_ID",
+    "TRAINS_PROC_MASTER_ID",
+    "CLEARML_OFFLINE_MODE",
+    "TRAINS_OFFLINE_MODE",
+)
+
+
+def _restore_env(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def title_series(name: str) -> tuple[str, str]:
     """ClearML's (title, series) for a metric name: ``a/b/c`` → (``a/b``, ``c``)."""
     title, _, series = name.rpartition("/")
@@ -90,6 +109,7 @@ class ClearmlBackend(BaseBackend):
         self._task: Task | None = None
         self._logger: Logger | None = None
         self._writer = ResumableWriter(self._plan)
+        self._saved_env: dict[str, str | None] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -106,6 +126,7 @@ class ClearmlBackend(BaseBackend):
         if not s.offline:
             self._set_credentials()
             check_server(s)
+        self._saved_env = {name: os.environ.get(name) for name in PROCESS_ENV}
         Task.set_offline(offline_mode=s.offline)
         # In-process reporting: Tracelet's worker thread is already off the training loop.
         Task._report_subprocess_enabled = s.report_in_subprocess  # type: ignore[assignment]
@@ -129,6 +150,7 @@ class ClearmlBackend(BaseBackend):
                     auto_connect_streams=s.auto_connect_streams,
                 )
         except Exception as exc:
+            _restore_env(self._saved_env)
             raise BackendStartError(f"Task.init failed ({type(exc).__name__}: {exc})") from exc
         self._task = task
         self._logger = task.get_logger()
@@ -145,7 +167,7 @@ class ClearmlBackend(BaseBackend):
 
     def close(self, status: RunStatus) -> None:
         """Mark the task completed, failed or stopped, then close it (offline: the session is
-        written and zipped)."""
+        written and zipped), and put back the env vars ClearML set (:data:`PROCESS_ENV`)."""
         task = self._task
         if task is None:
             return
@@ -157,6 +179,7 @@ class ClearmlBackend(BaseBackend):
             else:
                 task.mark_stopped(status_message="the run was stopped")
             task.close()
+        _restore_env(self._saved_env)
 
     @property
     def location(self) -> str | None:
