@@ -55,7 +55,7 @@ def test_lightning_metrics_in_mlflow(sqlite_store: str, tmp_path: Path) -> None:
     )
     fit = trainer("lightning.pytorch", tmp_path / "root", logger=None)  # the capture adds one
     net = model("lightning.pytorch", lr=0.05)
-    fit.fit(net, loader())
+    fit.fit(net, loader(), loader())
     assert run.stop()
     mlrun = find_run(sqlite_store, run)
     stored = metric_history(sqlite_store, mlrun.info.run_id, "train/loss")
