@@ -32,7 +32,8 @@ def test_bench_collectors_quick() -> None:
         "environment: installed distributions (thread)",
         "git: state of this checkout (at start)",
         "3. SummaryWriter.add_scalar with the TensorBoard capture",
-        "captured into a local run",
+        "captured, delivery idle (memory run)",
+        "captured into a local run, delivery running",
     ):
         assert line in out, f"{line!r} missing from:\n{out}"
     assert (
