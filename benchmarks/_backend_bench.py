@@ -16,7 +16,8 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -83,6 +84,29 @@ def parse_options(argv: Sequence[str] | None, doc: str | None, backend: str) -> 
         f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
     )
     return Options(bool(args.quick), frozenset(args.only or ("calls", "e2e")))
+
+
+def run_sections(
+    options: Options, calls: Callable[[], list[str]], e2e: Callable[[], list[str]]
+) -> list[str]:
+    """Run the sections ``--only`` selected (all by default); their problems, in order."""
+    problems: list[str] = []
+    if "calls" in options.only:
+        problems += calls()
+    if "e2e" in options.only:
+        problems += e2e()
+    return problems
+
+
+@contextmanager
+def exit_hooks_kept() -> Iterator[None]:
+    """Put ``sys.exit`` and ``sys.excepthook`` back afterwards: wandb and ClearML replace them
+    when a run starts and never restore them."""
+    hooks = sys.exit, sys.excepthook
+    try:
+        yield
+    finally:
+        sys.exit, sys.excepthook = hooks
 
 
 def summary(problems: Sequence[str]) -> int:
@@ -160,6 +184,19 @@ def time_case(
         per_call.append((t1 - t0) / calls)
         first += calls
     return CallCase(label, calls, per_call, delivered if drain is not None else None, first)
+
+
+def time_tracelet(run: Run, backend: str, sizes: Sizes, *, collect: bool = True) -> CallCase:
+    """Section 1's Tracelet row: ``run.log_metric`` in the timed loop, drained by
+    ``run.flush`` (``collect``: as for :func:`time_case`)."""
+    return time_case(
+        f"tracelet: run.log_metric(name, value, step) -> {backend}",
+        lambda first, k: loop_tracelet(run.log_metric, first, k),
+        calls=sizes.tracelet_calls,
+        repeats=sizes.repeats,
+        drain=run.flush,
+        collect=collect,
+    )
 
 
 def settings_line(run: Run) -> str:
@@ -420,6 +457,21 @@ def read_back_problems(where: str, got: ReadBack, n: int) -> list[str]:
             f"{got.unexpected:,} changed or unexpected, {got.duplicated:,} duplicated"
         )
     problems += [f"{where}: {issue}" for issue in got.issues]
+    return problems
+
+
+def report_read_back(
+    problems: list[str], tracelet: str, hand_written: str | None = None
+) -> list[str]:
+    """Print the read-back verdict: ``tracelet`` when no problem is about a Tracelet run (those
+    start with ``"tracelet run"``), ``hand_written`` when none is about a hand-written run (if
+    given), then every problem as an ERROR line. Returns ``problems``."""
+    if not any(p.startswith("tracelet run") for p in problems):
+        print(tracelet)
+    if hand_written is not None and not any(p.startswith("hand-written run") for p in problems):
+        print(hand_written)
+    for problem in problems:
+        print(f"ERROR: {problem}")
     return problems
 
 

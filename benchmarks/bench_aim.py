@@ -178,13 +178,7 @@ def bench_calls(sizes: common.Sizes, repo: Path) -> list[str]:
 
     run = _start_tracelet("bench-calls", repo)
     settings = common.settings_line(run)
-    ours = common.time_case(
-        "tracelet: run.log_metric(name, value, step) -> aim",
-        lambda first, k: common.loop_tracelet(run.log_metric, first, k),
-        calls=sizes.tracelet_calls,
-        repeats=sizes.repeats,
-        drain=run.flush,
-    )
+    ours = common.time_tracelet(run, "aim", sizes)
     problems += check_delivered(run, ours.logged)
     tracelet_hash = _tracelet_hash(run)
 
@@ -275,17 +269,13 @@ def bench_end_to_end(sizes: common.Sizes, repo: Path) -> list[str]:
         for timing in timings:
             got = _read_back(repo, timing.run, expected, label == "tracelet")
             problems += common.read_back_problems(f"{label} run {timing.run}", got, n)
-    if not any(p.startswith("tracelet run") for p in problems):
-        print(
-            f"read back through aim's Repo in {time.perf_counter() - r0:.2f}s: tracelet "
-            f"{n:,} of {n:,} points, none missing (every series, step and value as logged, "
-            "run closed with tracelet_status 'finished')"
-        )
-    if not any(p.startswith("hand-written run") for p in problems):
-        print(f"hand-written: {n:,} of {n:,} points, every point as logged, run closed")
-    for problem in problems:
-        print(f"ERROR: {problem}")
-    return problems
+    return common.report_read_back(
+        problems,
+        f"read back through aim's Repo in {time.perf_counter() - r0:.2f}s: tracelet "
+        f"{n:,} of {n:,} points, none missing (every series, step and value as logged, "
+        "run closed with tracelet_status 'finished')",
+        f"hand-written: {n:,} of {n:,} points, every point as logged, run closed",
+    )
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -295,7 +285,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections; 0 if every correctness check passed, else 1."""
     options = common.parse_options(argv, __doc__, "aim")
     sizes = options.sizes(QUICK, FULL)
-    problems: list[str] = []
     # The repo gets a folder of its own, removed at interpreter exit after AIM's own exit hook
     # (atexit runs hooks last-registered first; AIM registers its hook when it opens its first
     # RocksDB store, below): AIM closes its stores in that hook, flushing them to their files,
@@ -321,10 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"timing: import aim {t1 - t0:.2f}s, new repo {t2 - t1:.2f}s, first aim.Run "
             f"{t3 - t2:.2f}s + close {t4 - t3:.2f}s, a later aim.Run + close {t5 - t4:.2f}s"
         )
-        if "calls" in options.only:
-            problems += bench_calls(sizes, repo)
-        if "e2e" in options.only:
-            problems += bench_end_to_end(sizes, repo)
+        problems = common.run_sections(
+            options,
+            lambda: bench_calls(sizes, repo),
+            lambda: bench_end_to_end(sizes, repo),
+        )
     return common.summary(problems)
 
 

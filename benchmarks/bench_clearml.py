@@ -192,13 +192,7 @@ def bench_calls(sizes: common.Sizes) -> list[str]:
     # One ClearML task at a time: each case's task is closed before the next one starts.
     run = _start_tracelet("bench-calls")
     settings = common.settings_line(run)
-    ours = common.time_case(
-        "tracelet: run.log_metric(name, value, step) -> clearml",
-        lambda first, k: common.loop_tracelet(run.log_metric, first, k),
-        calls=sizes.tracelet_calls,
-        repeats=sizes.repeats,
-        drain=run.flush,
-    )
+    ours = common.time_tracelet(run, "clearml", sizes)
     problems += check_delivered(run, ours.logged)
     tracelet_folder = _tracelet_folder(run)
 
@@ -325,17 +319,13 @@ def bench_end_to_end(sizes: common.Sizes) -> list[str]:
         for timing in timings:
             got = _read_back(timing.run, expected)
             problems += common.read_back_problems(f"{label} run {timing.run.name}", got, n)
-    if not any(p.startswith("tracelet run") for p in problems):
-        print(
-            f"read back from the offline sessions in {time.perf_counter() - r0:.2f}s: tracelet "
-            f"{n:,} of {n:,} points, none missing (every title, series, iteration and value "
-            f"as logged, {len(ours)} run(s))"
-        )
-    if not any(p.startswith("hand-written run") for p in problems):
-        print(f"hand-written: {n:,} of {n:,} points, none missing ({len(theirs)} run(s))")
-    for problem in problems:
-        print(f"ERROR: {problem}")
-    return problems
+    return common.report_read_back(
+        problems,
+        f"read back from the offline sessions in {time.perf_counter() - r0:.2f}s: tracelet "
+        f"{n:,} of {n:,} points, none missing (every title, series, iteration and value "
+        f"as logged, {len(ours)} run(s))",
+        f"hand-written: {n:,} of {n:,} points, none missing ({len(theirs)} run(s))",
+    )
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -345,10 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections; 0 if every correctness check passed, else 1."""
     options = common.parse_options(argv, __doc__, "clearml")
     sizes = options.sizes(QUICK, FULL)
-    problems: list[str] = []
-    # Task.init replaces sys.exit and sys.excepthook (ClearML's exit hooks): put them back.
-    hooks = sys.exit, sys.excepthook
     with (
+        common.exit_hooks_kept(),  # Task.init replaces them (ClearML's exit hooks)
         tempfile.TemporaryDirectory(prefix="tracelet-bench-clearml-home-") as tmp,
         clean_workdir(
             _ENV_PREFIXES,
@@ -358,31 +346,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         home = Path(tmp) / "home"
         home.mkdir()
         (home / "clearml.conf").write_text(CLEARML_CONF)
-        try:
-            t0 = time.perf_counter()
-            import clearml
-            from clearml.config import config_obj
+        t0 = time.perf_counter()
+        import clearml
+        from clearml.config import config_obj
 
-            t1 = time.perf_counter()
-            if config_obj.get("sdk.development.vcs_repo_detect_async", None) is not False:
-                raise RuntimeError(f"ClearML did not read {home / 'clearml.conf'}")
-            first = _new_task("bench-warm-up")
-            t2 = time.perf_counter()
-            _close_task(first)
-            t3 = time.perf_counter()
-            print(
-                f"clearml {clearml.__version__}, offline; sessions under "
-                f"{os.environ['CLEARML_CACHE_DIR']}; fixed costs, outside every timing: "
-                f"import clearml {t1 - t0:.2f}s, first Task.init {t2 - t1:.2f}s, "
-                f"task.close() of an empty task {t3 - t2:.2f}s (repository detection inside "
-                "Task.init: clearml.conf)"
-            )
-            if "calls" in options.only:
-                problems += bench_calls(sizes)
-            if "e2e" in options.only:
-                problems += bench_end_to_end(sizes)
-        finally:
-            sys.exit, sys.excepthook = hooks
+        t1 = time.perf_counter()
+        if config_obj.get("sdk.development.vcs_repo_detect_async", None) is not False:
+            raise RuntimeError(f"ClearML did not read {home / 'clearml.conf'}")
+        first = _new_task("bench-warm-up")
+        t2 = time.perf_counter()
+        _close_task(first)
+        t3 = time.perf_counter()
+        print(
+            f"clearml {clearml.__version__}, offline; sessions under "
+            f"{os.environ['CLEARML_CACHE_DIR']}; fixed costs, outside every timing: "
+            f"import clearml {t1 - t0:.2f}s, first Task.init {t2 - t1:.2f}s, "
+            f"task.close() of an empty task {t3 - t2:.2f}s (repository detection inside "
+            "Task.init: clearml.conf)"
+        )
+        problems = common.run_sections(
+            options,
+            lambda: bench_calls(sizes),
+            lambda: bench_end_to_end(sizes),
+        )
     return common.summary(problems)
 
 

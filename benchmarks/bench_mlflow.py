@@ -101,16 +101,7 @@ def bench_calls(sizes: common.Sizes, uri: str) -> list[str]:
     run = _start_tracelet("bench-calls", uri)
     settings = common.settings_line(run)
     # No gc.collect() before the repeats: a synchronous call takes milliseconds anyway.
-    cases: list[common.CallCase] = [
-        common.time_case(
-            "tracelet: run.log_metric(name, value, step) -> mlflow",
-            lambda first, k: common.loop_tracelet(run.log_metric, first, k),
-            calls=sizes.tracelet_calls,
-            repeats=sizes.repeats,
-            drain=run.flush,
-            collect=False,
-        )
-    ]
+    cases: list[common.CallCase] = [common.time_tracelet(run, "mlflow", sizes, collect=False)]
     problems += check_delivered(run, cases[0].logged)
 
     mlflow.set_tracking_uri(uri)
@@ -258,15 +249,12 @@ def bench_end_to_end(sizes: common.Sizes, uri: str) -> list[str]:
         for timing in timings:
             got = _read_back(client, timing.run, n)
             problems += common.read_back_problems(f"{label} run {timing.run}", got, n)
-    if not any(p.startswith("tracelet run") for p in problems):
-        print(
-            f"read back with get_metric_history in {time.perf_counter() - r0:.2f}s: tracelet "
-            f"{n:,} of {n:,} points, none missing (every step and value as logged, run "
-            "FINISHED)"
-        )
-    for problem in problems:
-        print(f"ERROR: {problem}")
-    return problems
+    return common.report_read_back(
+        problems,
+        f"read back with get_metric_history in {time.perf_counter() - r0:.2f}s: tracelet "
+        f"{n:,} of {n:,} points, none missing (every step and value as logged, run "
+        "FINISHED)",
+    )
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -276,7 +264,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections; 0 if every correctness check passed, else 1."""
     options = common.parse_options(argv, __doc__, "mlflow")
     sizes = options.sizes(QUICK, FULL)
-    problems: list[str] = []
     with clean_workdir(_ENV_PREFIXES, _MLFLOW_ENV) as workdir:
         t0 = time.perf_counter()
         import mlflow
@@ -290,10 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"MLflow {mlflow.__version__}; store {uri}; fixed costs, outside every timing: "
             f"import mlflow {t1 - t0:.2f}s, new store {t2 - t1:.2f}s"
         )
-        if "calls" in options.only:
-            problems += bench_calls(sizes, uri)
-        if "e2e" in options.only:
-            problems += bench_end_to_end(sizes, uri)
+        problems = common.run_sections(
+            options,
+            lambda: bench_calls(sizes, uri),
+            lambda: bench_end_to_end(sizes, uri),
+        )
     return common.summary(problems)
 
 

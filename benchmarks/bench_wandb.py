@@ -159,13 +159,7 @@ def bench_calls(sizes: common.Sizes, workdir: Path) -> list[str]:
 
     run = _start_tracelet("bench-calls")
     settings = common.settings_line(run)
-    ours = common.time_case(
-        "tracelet: run.log_metric(name, value, step) -> wandb",
-        lambda first, k: common.loop_tracelet(run.log_metric, first, k),
-        calls=sizes.tracelet_calls,
-        repeats=sizes.repeats,
-        drain=run.flush,
-    )
+    ours = common.time_tracelet(run, "wandb", sizes)
     problems += check_delivered(run, ours.logged)
     tracelet_dir = _tracelet_run_dir(run)
 
@@ -279,18 +273,14 @@ def bench_end_to_end(sizes: common.Sizes, workdir: Path) -> list[str]:
             elif rows != steps:
                 got.issues.append(f"{rows:,} history rows, expected {steps:,}")
             problems += common.read_back_problems(f"{label} run {timing.run.name}", got, n)
-    if not any(p.startswith("tracelet run") for p in problems):
-        print(
-            f"read back from the .wandb logs in {time.perf_counter() - r0:.2f}s: tracelet "
-            f"{n:,} of {n:,} points, none missing (every name, step and value as logged, "
-            f"exit code 0; history rows: {' / '.join(fmt_int(c) for c in tracelet_rows)} "
-            f"for {steps:,} steps)"
-        )
-    if not any(p.startswith("hand-written run") for p in problems):
-        print(f"hand-written: {steps:,} history rows of {steps:,} steps, every point as logged")
-    for problem in problems:
-        print(f"ERROR: {problem}")
-    return problems
+    return common.report_read_back(
+        problems,
+        f"read back from the .wandb logs in {time.perf_counter() - r0:.2f}s: tracelet "
+        f"{n:,} of {n:,} points, none missing (every name, step and value as logged, "
+        f"exit code 0; history rows: {' / '.join(fmt_int(c) for c in tracelet_rows)} "
+        f"for {steps:,} steps)",
+        f"hand-written: {steps:,} history rows of {steps:,} steps, every point as logged",
+    )
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -300,10 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections; 0 if every correctness check passed, else 1."""
     options = common.parse_options(argv, __doc__, "wandb")
     sizes = options.sizes(QUICK, FULL)
-    problems: list[str] = []
-    # wandb's service connection replaces sys.exit and sys.excepthook for good: put them back.
-    hooks = sys.exit, sys.excepthook
     with (
+        common.exit_hooks_kept(),  # wandb's service connection replaces them for good
         tempfile.TemporaryDirectory(prefix="tracelet-bench-wandb-home-") as home,
         # wandb reads WANDB_* once per process, at its first setup: set before importing it.
         clean_workdir(
@@ -327,13 +315,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{t2 - t1:.2f}s (starts wandb-core), a later init + finish {t4 - t3:.2f}s"
         )
         try:
-            if "calls" in options.only:
-                problems += bench_calls(sizes, workdir)
-            if "e2e" in options.only:
-                problems += bench_end_to_end(sizes, workdir)
+            problems = common.run_sections(
+                options,
+                lambda: bench_calls(sizes, workdir),
+                lambda: bench_end_to_end(sizes, workdir),
+            )
         finally:
             wandb.teardown()  # stops wandb-core before its folders are deleted
-            sys.exit, sys.excepthook = hooks
     return common.summary(problems)
 
 

@@ -41,8 +41,10 @@ def test_environment_variables_example(
     assert experiment_of(mlflow_server.uri, find_run(mlflow_server.uri, run)) == "My Experiments"
 
 
-def test_config_file_example(mlflow_server: MlflowServer, tmp_path: Path) -> None:
-    (tmp_path / "tracelet.yaml").write_text(
+def config_file_head(tracking_uri: str) -> str:
+    """The configuration page's tracelet.yaml up to its MLflow section (the server's address
+    put in)."""
+    return (
         "# tracelet.yaml\n"
         "backend: mlflow\n"
         "project: my_project\n"
@@ -50,9 +52,13 @@ def test_config_file_example(mlflow_server: MlflowServer, tmp_path: Path) -> Non
         "\n"
         "# Backend-specific configuration\n"
         "mlflow:\n"
-        f"  tracking_uri: {mlflow_server.uri}\n"
+        f"  tracking_uri: {tracking_uri}\n"
         '  experiment_name: "ML Experiments"\n'
     )
+
+
+def test_config_file_example(mlflow_server: MlflowServer, tmp_path: Path) -> None:
+    (tmp_path / "tracelet.yaml").write_text(config_file_head(mlflow_server.uri))
     run = tracelet.start_logging()
     assert run.stop()
     mlrun = find_run(mlflow_server.uri, run)
@@ -84,16 +90,7 @@ def test_the_whole_config_file_example(mlflow_server: MlflowServer, tmp_path: Pa
     """The page's tracelet.yaml with every backend's section, as written (only the server
     address changed): valid with all four plugins installed, and MLflow gets the run."""
     (tmp_path / "tracelet.yaml").write_text(
-        "# tracelet.yaml\n"
-        "backend: mlflow\n"
-        "project: my_project\n"
-        "experiment_name: my_experiment\n"
-        "\n"
-        "# Backend-specific configuration\n"
-        "mlflow:\n"
-        f"  tracking_uri: {mlflow_server.uri}\n"
-        '  experiment_name: "ML Experiments"\n'
-        "\n"
+        config_file_head(mlflow_server.uri) + "\n"
         "clearml:\n"
         '  project_name: "Tracelet Experiments"\n'
         '  task_name: "Training Run"\n'
