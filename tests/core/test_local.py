@@ -88,8 +88,9 @@ def test_run_folder_layout_and_metadata(host: PluginHost, tmp_path: Path) -> Non
     records = [json.loads(line) for line in lines]
     assert [r["seq"] for r in records] == list(range(5))
     assert [r["type"] for r in records] == ["param", "tag", "metric", "metric", "image"]
-    assert '"value":NaN' in lines[2]
-    assert '"value":-Infinity' in lines[3]
+    # JSON has no NaN or infinity: the journal spells them as strings float() reads back.
+    assert '"value":"NaN"' in lines[2]
+    assert '"value":"-Infinity"' in lines[3]
     image = records[4]
     assert (path / image["path"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not Path(image["path"]).is_absolute()

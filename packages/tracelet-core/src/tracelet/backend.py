@@ -18,7 +18,7 @@ Errors:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -34,12 +34,20 @@ class RunInfo:
         name: The run's name (Tracelet's experiment name).
         project: The Tracelet project; backends use it where their own setting is unset.
         start_time: Wall-clock start, seconds since the epoch.
+        backends: The backends the run was started with, in order.
+        resume: The backend's own identity of this run, as its :attr:`Backend.identity`
+            returned it in an earlier process (``tracelet sync`` passes it): resume that run
+            rather than create one. ``None``: create the run. A backend that cannot resume
+            what it is given (another server, a deleted run) creates a new run; the caller sees
+            it from the changed ``identity`` and delivers everything again.
     """
 
     id: str
     name: str
     project: str
     start_time: float
+    backends: tuple[str, ...] = ()
+    resume: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
@@ -65,6 +73,13 @@ class Backend(Protocol):
     def location(self) -> str | None:
         """Where a person can look at the run (a path, a URL or a command), if known."""
 
+    @property
+    def identity(self) -> dict[str, Any] | None:
+        """After ``start``: what identifies this run in the backend, as JSON-able values (an
+        MLflow run id and tracking URI, a W&B run id and folder), saved in the journal so that
+        ``tracelet sync`` can resume the run (``RunInfo.resume``). ``None``: the backend cannot
+        resume a run, so ``tracelet sync`` delivers to it only a run it never started."""
+
 
 class BaseBackend:
     """Convenient defaults for a backend: no-op ``flush``, no ``location``.
@@ -88,6 +103,10 @@ class BaseBackend:
 
     @property
     def location(self) -> str | None:
+        return None
+
+    @property
+    def identity(self) -> dict[str, Any] | None:
         return None
 
 

@@ -4,20 +4,27 @@ Three stages, modelled on OpenTelemetry's batch processor:
 
 1. **The caller** (the training loop) appends a record to one shared, bounded ``deque``. That
    is all it does: no I/O, no lock. When the buffer reaches ``batch_size`` it wakes the router
-   (once per batch, not once per call).
+   (once per batch, not once per call). When the buffer is ``max_queue_size`` full,
+   ``overflow_policy`` applies: by default the caller waits (``block``), so nothing is lost.
 2. **The router** thread wakes every ``flush_interval`` seconds or when woken, takes the
-   records out of the buffer in order, turns them into :class:`~tracelet.records.Batch`
-   objects of at most ``batch_size`` records and hands each backend's worker the part it
-   declared it can store.
-3. **One worker per backend** writes batches, retrying a failed write with exponential backoff
-   while keeping the batch, so a slow, failing or hung backend delays nobody but itself. Each
-   worker's queue is bounded too; ``overflow_policy`` decides what happens when it is full,
-   and every drop is counted.
+   records out of the buffer in order and turns them into :class:`~tracelet.records.Batch`
+   objects of at most ``batch_size`` records. It appends each batch to the **journal** (the
+   local run folder, :mod:`tracelet.journal`), which gives every record its ``seq``, and only
+   then hands each backend's worker the part it declared it can store, with the batch's place
+   in the journal.
+3. **One worker per backend** (:mod:`tracelet.delivery`) writes batches in journal order,
+   retrying a failed write with backoff, and saves its cursor after every acknowledged write.
+   A worker that falls behind reads the journal instead of holding records in memory.
 
 ``flush`` and ``shutdown`` take a deadline: they return when every worker has written what was
 logged before the call, or when the deadline passes, whichever comes first; a worker still
-failing just before the shutdown deadline gives up, counts the rest as failed and closes its
-backend. A write that hangs is never interrupted: its records stay counted as pending.
+failing just before the shutdown deadline gives up and closes its backend, and what it had not
+written is counted as undelivered (``tracelet sync`` delivers it from the journal). A write that
+hangs is never interrupted.
+
+With ``journal: false`` there is no run folder unless ``local`` is selected: the router hands
+batches straight to the workers, whose queues apply ``overflow_policy``, and a record a backend
+did not take before the end is lost.
 """
 
 from __future__ import annotations
@@ -26,302 +33,67 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tracelet.errors import RejectedError
-from tracelet.records import (
-    Artifact,
-    Batch,
-    Capability,
-    Param,
-    RunStatus,
-    Tag,
+from tracelet.delivery import (
+    RETRY_INITIAL_BACKOFF,
+    RETRY_MAX_BACKOFF,
+    BackendStats,
+    BackendWorker,
+    CloseRequest,
+    FlushRequest,
+    JournalFeed,
+    Overflow,
+    Routed,
 )
+from tracelet.errors import RejectedError
+from tracelet.journal import JournalReader, Position
+from tracelet.records import Artifact, Batch, Param, RunStatus, Tag
 
 if TYPE_CHECKING:
     from tracelet.backend import Backend
+    from tracelet.backends.local import LocalBackend
+    from tracelet.delivery import DeliveryState
     from tracelet.settings.model import OverflowPolicy
+
+__all__ = ["CLOSE_RESERVE", "BackendStats", "Dispatcher"]
 
 logger = logging.getLogger("tracelet.dispatch")
 
-#: First wait before retrying a failed write, in seconds; doubles up to RETRY_MAX_BACKOFF.
-RETRY_INITIAL_BACKOFF = 0.25
-#: Longest wait between two attempts at the same batch, in seconds.
-RETRY_MAX_BACKOFF = 10.0
 #: At shutdown, failing writes are given up this long (or 10% of the timeout, if less) before
 #: the deadline, so that every backend can still be closed in time.
 CLOSE_RESERVE = 1.0
+#: Most records a backend's worker holds in memory when there is a journal; further behind, it
+#: reads the journal.
+LIVE_QUEUE_LIMIT = 100_000
 
 
-@dataclass(frozen=True, slots=True)
-class BackendStats:
-    """Delivery counts of one backend, in records (a metric point is one record).
-
-    Attributes:
-        delivered: Written by the backend.
-        pending: Logged but not yet written (queued, or in a write being retried).
-        dropped: Discarded by ``overflow_policy`` because a queue was full, or NaN/inf
-            metrics discarded by ``nan_policy="drop"``.
-        failed: Refused by the backend, or still unwritten when the run's shutdown deadline
-            passed.
-        unsupported: Not sent because the backend does not store that kind of record.
-        retries: Failed write attempts that were retried.
-        last_error: The last error the backend raised, if any.
-    """
-
-    delivered: int
-    pending: int
-    dropped: int
-    failed: int
-    unsupported: int
-    retries: int
-    last_error: str | None
+@dataclass(slots=True)
+class _FlushAll:
+    requests: dict[str, FlushRequest]
+    routed: threading.Event = field(default_factory=threading.Event)
 
 
-class _Marker:
-    """A point in a worker's queue; set once the worker has done everything before it."""
-
-    __slots__ = ("event", "ok")
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.ok = True
-
-
-class _Close(_Marker):
-    __slots__ = ("status",)
-
-    def __init__(self, status: RunStatus) -> None:
-        super().__init__()
-        self.status = status
-
-
-class BackendWorker:
-    """Writes batches to one backend from its own daemon thread."""
-
-    def __init__(
-        self, name: str, backend: Backend, *, max_pending: int, overflow_policy: OverflowPolicy
-    ) -> None:
-        self.name = name
-        self.backend = backend
-        self.capabilities: frozenset[Capability] = frozenset(backend.capabilities)
-        self.max_pending = max_pending
-        self.overflow_policy = overflow_policy
-        self._inbox: deque[Batch | _Marker] = deque()
-        self._cond = threading.Condition()
-        self._hurry = threading.Event()  # cuts a retry backoff short at shutdown
-        self._deadline: float | None = None  # once closing: give up retrying after this
-        self._given_up = False  # the backend still failed at the deadline: fail the rest
-        self.pending = 0
-        self.delivered = 0
-        self.dropped = 0
-        self.failed = 0
-        self.unsupported = 0
-        self.retries = 0
-        self.last_error: str | None = None
-        self._warned_unsupported: set[str] = set()
-        self._warned_overflow = False
-        self._thread = threading.Thread(
-            target=self._run, name=f"tracelet-backend-{name}", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    # -- called by the router ------------------------------------------------------------------
-
-    def put(self, batch: Batch) -> None:
-        """Queue a batch, applying the overflow policy when the worker is ``max_pending`` full."""
-        size = len(batch)
-        with self._cond:
-            if self.overflow_policy == "block":
-                # Once the run is closing nothing new can be logged, so the queue cannot grow
-                # without bound: stop waiting and let everything go out before the deadline.
-                while (
-                    self.pending + size > self.max_pending
-                    and self.pending > 0
-                    and self._deadline is None
-                ):
-                    self._cond.wait(0.1)
-            elif self.pending + size > self.max_pending:
-                self._overflow(size)
-                if self.overflow_policy == "drop_newest":
-                    self.dropped += size
-                    self._cond.notify_all()
-                    return
-            self._inbox.append(batch)
-            self.pending += size
-            self._cond.notify_all()
-
-    def _overflow(self, incoming: int) -> None:
-        if not self._warned_overflow:
-            self._warned_overflow = True
-            logger.warning(
-                "backend %r is not keeping up: more than %d records waiting; applying "
-                "overflow_policy=%s (drops are counted in run.stats())",
-                self.name,
-                self.max_pending,
-                self.overflow_policy,
-            )
-        if self.overflow_policy != "drop_oldest":
-            return
-        while self.pending + incoming > self.max_pending:
-            oldest = next((i for i in self._inbox if isinstance(i, Batch)), None)
-            if oldest is None:
-                return
-            self._inbox.remove(oldest)
-            self.pending -= len(oldest)
-            self.dropped += len(oldest)
-
-    def put_marker(self, marker: _Marker) -> None:
-        with self._cond:
-            self._inbox.append(marker)
-            self._cond.notify_all()
-
-    def count_unsupported(self, kinds: frozenset[Capability], count: int) -> None:
-        self.unsupported += count
-        for kind in sorted(kinds - self._warned_unsupported):
-            self._warned_unsupported.add(kind)
-            logger.warning(
-                "backend %r does not store %s; those records are not sent to it "
-                "(reported once; counted in run.stats()['%s'].unsupported)",
-                self.name,
-                kind,
-                self.name,
-            )
-
-    def begin_close(self, deadline: float) -> None:
-        """Shutdown started: stop blocking the router, cut a retry wait short, set the deadline."""
-        with self._cond:
-            self._deadline = deadline
-            self._cond.notify_all()
-        self._hurry.set()
-
-    def join(self, deadline: float) -> bool:
-        self._thread.join(max(0.0, deadline - time.monotonic()))
-        return not self._thread.is_alive()
-
-    def stats(self, buffered: int) -> BackendStats:
-        with self._cond:  # a consistent snapshot: _settle moves pending to delivered/failed
-            return BackendStats(
-                delivered=self.delivered,
-                pending=self.pending + buffered,
-                dropped=self.dropped,
-                failed=self.failed,
-                unsupported=self.unsupported,
-                retries=self.retries,
-                last_error=self.last_error,
-            )
-
-    # -- the worker thread ---------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._inbox:
-                    self._cond.wait()
-                item = self._inbox.popleft()
-                self._cond.notify_all()
-            if isinstance(item, Batch):
-                if self._given_up:
-                    self._settle(len(item), delivered=0, failed=len(item))
-                else:
-                    self._write(item)
-            elif isinstance(item, _Close):
-                self._close(item)
-                return
-            else:
-                self._flush(item)
-
-    def _write(self, batch: Batch) -> None:
-        size = len(batch)
-        backoff = RETRY_INITIAL_BACKOFF
-        while True:
-            try:
-                self.backend.write(batch)
-            except RejectedError as exc:
-                refused = min(max(exc.count, 0), size)
-                self._settle(size, delivered=size - refused, failed=refused)
-                self.last_error = f"RejectedError: {exc}"
-                logger.warning("backend %r refused %d record(s): %s", self.name, refused, exc)
-                return
-            except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                deadline = self._deadline
-                if deadline is not None and time.monotonic() >= deadline:
-                    self._given_up = True
-                    self._settle(size, delivered=0, failed=size)
-                    logger.error(
-                        "backend %r: giving up at the shutdown deadline; %d record(s) and "
-                        "everything still queued are counted as failed: %s",
-                        self.name,
-                        size,
-                        self.last_error,
-                    )
-                    return
-                self.retries += 1
-                level = (
-                    logging.WARNING
-                    if self.retries == 1 or backoff >= RETRY_MAX_BACKOFF
-                    else logging.DEBUG
-                )
-                logger.log(
-                    level,
-                    "backend %r: write of %d record(s) failed (%s); retrying in %.2gs",
-                    self.name,
-                    size,
-                    self.last_error,
-                    backoff,
-                )
-                self._pause(backoff)
-                backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
-                continue
-            self._settle(size, delivered=size, failed=0)
-            return
-
-    def _pause(self, seconds: float) -> None:
-        """Wait before retrying: the start of shutdown cuts the wait short (once), and while
-        closing no wait runs past the deadline."""
-        deadline = self._deadline
-        if deadline is None:
-            self._hurry.wait(seconds)
-            return
-        # Not the hurry event: it stays set once closing, and waiting on it would turn the
-        # backoff into a busy loop hammering a backend that is down until the deadline.
-        time.sleep(max(0.0, min(seconds, deadline - time.monotonic())))
-
-    def _settle(self, size: int, *, delivered: int, failed: int) -> None:
-        with self._cond:
-            self.pending -= size
-            self.delivered += delivered
-            self.failed += failed
-            self._cond.notify_all()
-
-    def _flush(self, marker: _Marker) -> None:
-        try:
-            self.backend.flush()
-        except Exception as exc:
-            marker.ok = False
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            logger.warning("backend %r: flush failed: %s", self.name, self.last_error)
-        marker.event.set()
-
-    def _close(self, marker: _Close) -> None:
-        try:
-            self.backend.close(marker.status)
-        except Exception as exc:
-            marker.ok = False
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            logger.warning("backend %r: close failed: %s", self.name, self.last_error)
-        marker.event.set()
+@dataclass(slots=True)
+class _CloseAll:
+    status: RunStatus
+    requests: dict[str, CloseRequest]
+    routed: threading.Event = field(default_factory=threading.Event)
 
 
 class Dispatcher:
-    """The shared buffer, the router thread and one :class:`BackendWorker` per backend.
+    """The shared buffer, the router thread, the journal and one worker per backend.
 
     The :class:`~tracelet.Run` appends to :attr:`buffer` directly and calls :meth:`pressure`
     when ``len(buffer) >= wake_at``.
+
+    Args:
+        backends: The started backends, by name (the journal's ``local`` backend not among them).
+        journal: The started ``local`` backend that writes the run folder, or ``None``.
+        states: With a journal, each backend's delivery state (its cursor is saved there).
+        journal_name: The name the journal's counts appear under in :meth:`stats` (``"local"``
+            when the user selected it), or ``None`` to leave them out.
     """
 
     def __init__(
@@ -332,32 +104,52 @@ class Dispatcher:
         flush_interval: float,
         max_queue_size: int,
         overflow_policy: OverflowPolicy,
+        journal: LocalBackend | None = None,
+        states: dict[str, DeliveryState] | None = None,
+        journal_name: str | None = None,
     ) -> None:
         self.buffer: deque[Any] = deque()
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.max_queue_size = max_queue_size
-        self.overflow_policy = overflow_policy
         # A batch never holds more than a worker may queue: drop_newest would otherwise drop
         # a whole batch bound for an idle backend.
         self._batch_limit = max(1, min(batch_size, max_queue_size))
         #: Buffer length at which the caller calls :meth:`pressure`.
         self.wake_at = self._batch_limit
-        self.dropped = 0  # records dropped from the shared buffer (all backends)
-        self.workers = {
-            name: BackendWorker(
-                name, backend, max_pending=max_queue_size, overflow_policy=overflow_policy
+        self._overflow = Overflow("tracelet", max_queue_size, overflow_policy)
+        self.journal = journal
+        self.journal_name = journal_name
+        self._journal_written = 0
+        self._journal_failed = 0
+        self._journal_retries = 0
+        self._journal_error: str | None = None
+        self.workers: dict[str, BackendWorker] = {}
+        for name, backend in backends.items():
+            feed = None
+            if journal is not None and journal.run_dir is not None and states is not None:
+                reader = JournalReader(journal.run_dir)
+                feed = JournalFeed(reader, states[name], self._batch_limit)
+            self.workers[name] = BackendWorker(
+                name,
+                backend,
+                max_pending=min(max_queue_size, LIVE_QUEUE_LIMIT) if feed else max_queue_size,
+                overflow_policy=overflow_policy,
+                feed=feed,
             )
-            for name, backend in backends.items()
-        }
         self._wake = threading.Event()
         self._drained = threading.Event()
-        self._requests: deque[tuple[str, Any]] = deque()
+        self._requests: deque[_FlushAll | _CloseAll] = deque()
         self._control = threading.Lock()  # orders flush requests against the close request
         self._closing = False  # shutdown was called: no more flush requests
         self._closed = False  # the router has routed its last records
-        self._warned_overflow = False
+        self._give_up_at: float | None = None
         self._thread = threading.Thread(target=self._run, name="tracelet-router", daemon=True)
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped from the shared buffer (for every backend) or by ``nan_policy``."""
+        return self._overflow.dropped
 
     def start(self) -> None:
         for worker in self.workers.values():
@@ -373,65 +165,56 @@ class Dispatcher:
             self.wake_at = self.max_queue_size + 1  # until the router drains: no more wakes
             self._wake.set()
             return
-        if not self._warned_overflow:
-            self._warned_overflow = True
-            logger.warning(
-                "tracelet: more than %d records are waiting to be routed; applying "
-                "overflow_policy=%s (drops are counted in run.stats())",
-                self.max_queue_size,
-                self.overflow_policy,
-            )
-        if self.overflow_policy == "block":
+        if self._overflow.policy == "block":
+            self._overflow.warn()
             while len(buffer) > self.max_queue_size and not self._closed:
                 self._drained.clear()
                 self._wake.set()
                 self._drained.wait(0.05)
             return
         # log_metrics appends several records before it calls here: drop down to the bound.
-        pop = buffer.popleft if self.overflow_policy == "drop_oldest" else buffer.pop
-        while len(buffer) > self.max_queue_size:
-            try:
-                pop()
-            except IndexError:  # the router emptied it meanwhile
-                break
-            self.dropped += 1
+        self._overflow.shed(buffer, len(buffer) - self.max_queue_size)
         self._wake.set()
 
     def count_dropped(self, count: int = 1) -> None:
         """Count records the run discarded before queueing (``nan_policy="drop"``)."""
-        self.dropped += count
+        self._overflow.dropped += count
 
     # -- control -------------------------------------------------------------------------------
 
     def flush(self, timeout: float | None) -> bool:
-        """Wait until every backend has written and flushed what was logged before the call.
+        """Wait until the journal and every backend have written and flushed what was logged
+        before the call.
 
         Returns:
             True if all did within ``timeout`` seconds (``None``: wait as long as it takes).
             Once :meth:`shutdown` was called: whether nothing is pending any more.
         """
-        markers = {name: _Marker() for name in self.workers}
-        done = threading.Event()
+        message = _FlushAll({name: FlushRequest() for name in self.workers})
         with self._control:
             if self._closing:  # the router will not take requests any more
                 return all(w.pending == 0 for w in self.workers.values())
-            self._requests.append(("flush", (markers, done)))
+            self._requests.append(message)
         self._wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
-        if not done.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        if not message.routed.wait(remaining()):
             return False
-        for marker in markers.values():
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not marker.event.wait(remaining):
+        for request in message.requests.values():
+            if not request.done.wait(remaining()):
                 return False
-        return all(m.ok for m in markers.values())
+        return all(r.ok for r in message.requests.values())
 
     def shutdown(self, status: RunStatus, timeout: float) -> bool:
         """Drain everything to the backends, close them with ``status``, stop the threads.
 
         A backend whose writes still fail stops being retried at 90% of ``timeout`` (at most
-        :data:`CLOSE_RESERVE` seconds before the end), which leaves it the time to close and
-        to count what it could not write as failed before this returns.
+        :data:`CLOSE_RESERVE` seconds before the end), which leaves it the time to close before
+        this returns. What a backend did not get is then counted as undelivered (with a
+        journal) or failed (without).
 
         Returns:
             True if every backend received everything and closed within ``timeout`` seconds.
@@ -439,32 +222,49 @@ class Dispatcher:
         now = time.monotonic()
         deadline = now + timeout
         give_up_at = deadline - min(CLOSE_RESERVE, 0.1 * timeout)
-        closes = {name: _Close(status) for name in self.workers}
-        routed = threading.Event()
+        message = _CloseAll(status, {name: CloseRequest(status) for name in self.workers})
         with self._control:
             again = self._closing
             self._closing = True
             if not again:
-                self._requests.append(("close", (closes, routed)))
+                self._requests.append(message)
         if again:  # a second call only waits for the first one's threads
-            return all(w.join(deadline) for w in self.workers.values()) and all(
-                w.pending == 0 and w.failed == 0 for w in self.workers.values()
-            )
+            for worker in self.workers.values():
+                worker.join(deadline)
+            return self._complete()
         # Set the deadline now rather than when the router gets to the request: a router
         # blocked on a full queue (overflow_policy="block") must stop waiting first.
+        self._give_up_at = give_up_at
         for worker in self.workers.values():
             worker.begin_close(give_up_at)
         self._wake.set()
-        routed.wait(max(0.0, deadline - time.monotonic()))
-        ok = routed.is_set()
+        message.routed.wait(max(0.0, deadline - time.monotonic()))
+        ok = message.routed.is_set()
         for name, worker in self.workers.items():
-            ok = worker.join(deadline) and ok
-            ok = closes[name].ok and ok
-        return ok and all(w.pending == 0 and w.failed == 0 for w in self.workers.values())
+            if not worker.join(deadline):
+                ok = False
+                worker.give_up_pending()
+            ok = message.requests[name].ok and ok
+        return ok and self._complete()
+
+    def _complete(self) -> bool:
+        return self._journal_failed == 0 and all(
+            w.pending == 0 and w.failed == 0 and w.undelivered == 0 for w in self.workers.values()
+        )
 
     def stats(self) -> dict[str, BackendStats]:
         buffered = len(self.buffer)
         out = {}
+        if self.journal_name is not None:
+            out[self.journal_name] = BackendStats(
+                delivered=self._journal_written,
+                pending=buffered,
+                dropped=self.dropped,
+                failed=self._journal_failed,
+                unsupported=0,
+                retries=self._journal_retries,
+                last_error=self._journal_error,
+            )
         for name, worker in self.workers.items():
             s = worker.stats(buffered)
             out[name] = BackendStats(
@@ -475,6 +275,7 @@ class Dispatcher:
                 unsupported=s.unsupported,
                 retries=s.retries,
                 last_error=s.last_error,
+                undelivered=s.undelivered,
             )
         return out
 
@@ -487,21 +288,39 @@ class Dispatcher:
             self.wake_at = self._batch_limit
             self._safe_route()
             while self._requests:
-                kind, payload = self._requests.popleft()
+                message = self._requests.popleft()
                 # Route again: records logged just before this request must go out before it.
                 self._safe_route()
-                if kind == "flush":
-                    markers, done = payload
+                if isinstance(message, _FlushAll):
+                    self._flush_journal()
                     for name, worker in self.workers.items():
-                        worker.put_marker(markers[name])
-                    done.set()
+                        worker.request(message.requests[name])
+                    message.routed.set()
                 else:
-                    closes, routed = payload
                     self._closed = True
+                    self._close_journal(message)
                     for name, worker in self.workers.items():
-                        worker.put_marker(closes[name])
-                    routed.set()
+                        worker.request(message.requests[name])
+                    message.routed.set()
                     return
+
+    def _flush_journal(self) -> None:
+        if self.journal is None:
+            return
+        try:
+            self.journal.flush()
+        except Exception as exc:
+            self._journal_error = f"{type(exc).__name__}: {exc}"
+            logger.warning("tracelet: flushing the journal failed: %s", self._journal_error)
+
+    def _close_journal(self, message: _CloseAll) -> None:
+        if self.journal is None:
+            return
+        try:
+            self.journal.close(message.status)
+        except Exception as exc:
+            self._journal_error = f"{type(exc).__name__}: {exc}"
+            logger.warning("tracelet: closing the journal failed: %s", self._journal_error)
 
     def _safe_route(self) -> None:
         try:
@@ -537,13 +356,54 @@ class Dispatcher:
                 self._send(batch)
 
     def _send(self, batch: Batch) -> None:
+        start, end = self._write_journal(batch)
         kinds = batch.kinds()
         for worker in self.workers.values():
             caps = worker.capabilities
-            if kinds <= caps:
-                worker.put(batch)
+            part = batch
+            if not kinds <= caps:
+                part = batch.restricted_to(caps)
+                worker.count_unsupported(kinds - caps, len(batch) - len(part))
+            if len(part) or self.journal is not None:  # an empty part still moves the cursor
+                worker.put(Routed(part, start, end))
+
+    def _write_journal(self, batch: Batch) -> tuple[Position, Position]:
+        """Append the batch to the journal, retrying until it is written; its range."""
+        journal = self.journal
+        if journal is None:
+            return Position(), Position()
+        start = journal.position
+        backoff = RETRY_INITIAL_BACKOFF
+        while True:
+            try:
+                journal.write(batch)
+            except RejectedError as exc:
+                self._journal_error = f"RejectedError: {exc}"
+                self._journal_failed += exc.count
+                self._journal_written += len(batch) - exc.count
+                logger.warning("tracelet: journal: %s", exc)
+            except Exception as exc:
+                self._journal_error = f"{type(exc).__name__}: {exc}"
+                give_up_at = self._give_up_at
+                if give_up_at is not None and time.monotonic() >= give_up_at:
+                    self._journal_failed += len(batch)
+                    logger.error(
+                        "tracelet: the journal could not be written at the shutdown deadline; "
+                        "%d record(s) lost: %s",
+                        len(batch),
+                        self._journal_error,
+                    )
+                    return start, start
+                self._journal_retries += 1
+                logger.warning(
+                    "tracelet: writing the journal failed (%s); retrying in %.2gs (the "
+                    "training loop waits once the buffer is full)",
+                    self._journal_error,
+                    backoff,
+                )
+                time.sleep(backoff)
+                backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
                 continue
-            part = batch.restricted_to(caps)
-            worker.count_unsupported(kinds - caps, len(batch) - len(part))
-            if len(part):
-                worker.put(part)
+            else:
+                self._journal_written += len(batch)
+            return start, journal.position

@@ -13,15 +13,17 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from tracelet.values import check_name, metric_value, step_value
+from tracelet.values import STEP_MAX, STEP_MIN, check_name, metric_value, step_value
 
 # The record types, media encoders and pathlib load on first use of the calls that need them:
 # the metric hot path needs none of them, and `import tracelet` stays cheap.
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tracelet.backend import Backend, RunInfo
     from tracelet.collector import Collector
     from tracelet.dispatch import BackendStats, Dispatcher
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("tracelet")
 
 _time = time.time
+_STEP_MIN, _STEP_MAX = STEP_MIN, STEP_MAX
 _DEFAULT_HISTOGRAM_BINS = 64
 
 
@@ -52,12 +55,15 @@ class Run:
         "_dispatcher",
         "_inert_reason",
         "_info",
+        "_journal_path",
         "_lock",
         "_nan_policy",
+        "_on_stop",
         "_pid",
         "_plugins",
         "_resolved",
         "_status",
+        "_stop_result",
         "_warned",
     )
 
@@ -71,6 +77,8 @@ class Run:
         nan_policy: str = "keep",
         inert_reason: str | None = None,
         plugins: Mapping[str, str] | None = None,
+        journal_path: Path | None = None,
+        on_stop: Callable[[Run], None] | None = None,
     ) -> None:
         self._info = info
         self._dispatcher = dispatcher
@@ -84,9 +92,13 @@ class Run:
         self._inert_reason = inert_reason
         self._accepting = dispatcher is not None and inert_reason is None
         self._warned: set[str] = set()
-        self._lock = threading.Lock()
+        # Re-entrant: a SIGTERM handler on this thread may stop the run inside stop().
+        self._lock = threading.RLock()
         self._pid = os.getpid()
         self._plugins = dict(plugins or {})
+        self._journal_path = journal_path
+        self._on_stop = on_stop
+        self._stop_result = True
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -124,6 +136,12 @@ class Run:
     def is_noop(self) -> bool:
         """True when this run ignores every call (non-zero distributed rank, forked child)."""
         return self._inert_reason is not None
+
+    @property
+    def journal_path(self) -> Path | None:
+        """The run folder every record is written to first (``None`` with ``journal: false``,
+        or for a no-op run). ``tracelet sync <journal_path>`` delivers what a backend missed."""
+        return self._journal_path
 
     @property
     def plugins(self) -> dict[str, str]:
@@ -180,7 +198,7 @@ class Run:
             steps = self._auto_steps
             step = steps.get(name, 0)
             steps[name] = step + 1
-        elif type(step) is not int:
+        elif type(step) is not int or not _STEP_MIN <= step <= _STEP_MAX:
             step = step_value(step, f"metric {name!r}")
         # NaN or ±inf, in one comparison; the policy check only runs for those.
         if value - value != 0.0 and self._nan_policy != "keep":
@@ -212,7 +230,7 @@ class Run:
             raise TypeError(
                 f"log_metrics takes a mapping of name to value, got {type(metrics).__name__}"
             ) from None
-        if step is not None and type(step) is not int:
+        if step is not None and (type(step) is not int or not _STEP_MIN <= step <= _STEP_MAX):
             step = step_value(step, "log_metrics")
         points = []
         non_finite = False
@@ -462,7 +480,7 @@ class Run:
             value = self._auto_steps.get(key, 0)
             self._auto_steps[key] = value + 1
             return value
-        return step if type(step) is int else step_value(step, f"{kind} {name!r}")
+        return step_value(step, f"{kind} {name!r}")
 
     def _enqueue(self, record: Any) -> None:
         buffer = self._buffer
@@ -516,11 +534,10 @@ class Run:
             raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}")
         with self._lock:
             if self._status != "running":
-                return True
+                return self._stop_result
             self._status = status
-        from tracelet import session
-
-        session._forget(self)
+        if self._on_stop is not None:
+            self._on_stop(self)
         if not self._owned() or self._dispatcher is None:
             self._accepting = False
             return True
@@ -534,19 +551,34 @@ class Run:
             timeout = self._resolved.settings.shutdown_timeout if self._resolved else 30.0
         ok = self._dispatcher.shutdown(status, timeout)
         if not ok:
-            for name, s in self.stats().items():
-                if s.pending or s.failed or s.dropped:
-                    logger.warning(
-                        "tracelet: backend %r did not receive everything: %d delivered, "
-                        "%d pending, %d failed, %d dropped; last error: %s",
-                        name,
-                        s.delivered,
-                        s.pending,
-                        s.failed,
-                        s.dropped,
-                        s.last_error,
-                    )
+            self._report_gaps()
+        self._stop_result = ok
         return ok
+
+    def _report_gaps(self) -> None:
+        """Warn, per backend, about what it did not receive, and how to deliver it later."""
+        later = False
+        for name, s in self.stats().items():
+            if s.pending or s.failed or s.dropped or s.undelivered:
+                later = later or s.undelivered > 0 or s.pending > 0
+                logger.warning(
+                    "tracelet: backend %r did not receive everything: %d delivered, "
+                    "%d undelivered, %d pending, %d failed, %d dropped; last error: %s",
+                    name,
+                    s.delivered,
+                    s.undelivered,
+                    s.pending,
+                    s.failed,
+                    s.dropped,
+                    s.last_error,
+                )
+        if later and self._journal_path is not None:
+            import shlex
+
+            logger.warning(
+                "tracelet: the journal holds every record; deliver the rest with: tracelet sync %s",
+                shlex.quote(str(self._journal_path)),
+            )
 
     def stats(self) -> dict[str, BackendStats]:
         """Delivery counts per backend (see :class:`tracelet.dispatch.BackendStats`).
@@ -597,7 +629,7 @@ class Run:
         """
         self._inert_reason = "forked child"
         self._accepting = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         if self._buffer is not None:
             self._buffer.clear()
         self._buffer = None

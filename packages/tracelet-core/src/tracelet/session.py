@@ -3,6 +3,9 @@
 * One run is *active* at a time; :func:`start_run` stops the previous one cleanly first.
 * Every run still running at interpreter exit is stopped (``atexit``), with status
   ``"failed"`` if an uncaught exception ended the program, ``"killed"`` after Ctrl-C.
+* SIGTERM (``handle_sigterm``, on by default): every run delivers what is queued within its
+  ``shutdown_timeout`` and closes as ``"killed"``; then the handler installed before runs, or
+  the process ends by the signal as it would have without Tracelet.
 * In a process forked from one with a running run (PyTorch DataLoader workers), the copy of
   the run is inert: it accepts every call and sends nothing, so no record is delivered twice and
   the parent's backends are never closed by the child. ``start_logging`` works in the child.
@@ -15,11 +18,12 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tracelet.errors import BackendStartError
@@ -27,6 +31,7 @@ from tracelet.run import Run
 
 if TYPE_CHECKING:
     from tracelet.backend import Backend, RunInfo
+    from tracelet.backends.local import LocalBackend
     from tracelet.collector import Collector
     from tracelet.plugins import PluginHost
     from tracelet.records import RunStatus
@@ -104,6 +109,7 @@ def start_run(
         name=settings.experiment_name or default_run_name(),
         project=settings.project,
         start_time=time.time(),
+        backends=tuple(settings.backend),
     )
     with _lock:
         if _active is not None:
@@ -115,12 +121,13 @@ def start_run(
             )
             _active = run
             return run
-        backends = _start_backends(host, resolved, info)
-        run = _launch(info, backends, resolved, _loaded_plugins(host))
+        journal = _start_journal(resolved, info)
+        backends = _start_backends(host, resolved, info, journal)
+        run = _launch(info, backends, resolved, _loaded_plugins(host), journal)
         run._attach_collectors(_start_collectors(host, resolved, run))
         _active = run
         _live.append(run)
-        _install_process_hooks()
+        _install_process_hooks(sigterm=settings.handle_sigterm)
     logger.info(
         "tracelet: run %r (project %r) logging to %s",
         info.name,
@@ -130,17 +137,42 @@ def start_run(
     return run
 
 
+def _start_journal(resolved: ResolvedSettings, info: RunInfo) -> LocalBackend | None:
+    """The run folder every record goes to first (``journal: true``), started."""
+    if not resolved.settings.journal:
+        return None
+    from tracelet.backends.local import LocalBackend, LocalSettings
+
+    section = resolved.section("local")
+    journal = LocalBackend(section if isinstance(section, LocalSettings) else None)
+    try:
+        journal.start(info)
+    except Exception as exc:
+        raise BackendStartError(
+            f"the journal (the local run folder) could not be created: {exc}; fix local.path "
+            "(TRACELET_LOCAL__PATH) or set journal: false"
+        ) from exc
+    return journal
+
+
 def _start_backends(
-    host: PluginHost, resolved: ResolvedSettings, info: RunInfo
+    host: PluginHost, resolved: ResolvedSettings, info: RunInfo, journal: LocalBackend | None
 ) -> dict[str, Backend]:
+    """Start every selected backend but the journal's ``local``; on a failure close what
+    started (the journal too) and raise :class:`BackendStartError`."""
     started: dict[str, Backend] = {}
     for name in resolved.settings.backend:
+        if name == "local" and journal is not None:
+            continue
         spec = host.backends[name]
         try:
             backend = spec.factory(resolved.section(name))
             backend.start(info)
         except Exception as exc:
-            for other_name, other in started.items():
+            closing: dict[str, Backend] = dict(started)
+            if journal is not None:
+                closing["local"] = journal
+            for other_name, other in closing.items():
                 try:
                     other.close("failed")
                 except Exception:
@@ -163,25 +195,43 @@ def _launch(
     backends: dict[str, Backend],
     resolved: ResolvedSettings,
     plugins: Mapping[str, str],
+    journal: LocalBackend | None,
 ) -> Run:
+    from tracelet.delivery import DeliveryState
     from tracelet.dispatch import Dispatcher
 
     s = resolved.settings
+    states = None
+    if journal is not None and journal.run_dir is not None:
+        states = {}
+        for name, backend in backends.items():
+            state = DeliveryState.load(journal.run_dir, name)
+            state.identity = getattr(backend, "identity", None)
+            state.save()
+            states[name] = state
     dispatcher = Dispatcher(
         backends,
         batch_size=s.batch_size,
         flush_interval=s.flush_interval,
         max_queue_size=s.max_queue_size,
         overflow_policy=s.overflow_policy,
+        journal=journal,
+        states=states,
+        journal_name="local" if journal is not None and "local" in s.backend else None,
     )
     dispatcher.start()
+    shown: dict[str, Backend] = dict(backends)
+    if journal is not None and "local" in s.backend:
+        shown = {name: journal if name == "local" else backends[name] for name in s.backend}
     return Run(
         info,
         dispatcher=dispatcher,
-        backends=backends,
+        backends=shown,
         resolved=resolved,
         nan_policy=s.nan_policy,
         plugins=plugins,
+        journal_path=journal.run_dir if journal is not None else None,
+        on_stop=_forget,
     )
 
 
@@ -215,8 +265,10 @@ def _forget(run: Run) -> None:
 # -- process hooks -------------------------------------------------------------------------------
 
 
-def _install_process_hooks() -> None:
+def _install_process_hooks(*, sigterm: bool) -> None:
     global _hooks_installed
+    if sigterm:
+        _install_sigterm_handler()
     if _hooks_installed:
         return
     _hooks_installed = True
@@ -233,6 +285,49 @@ def _install_process_hooks() -> None:
     sys.excepthook = excepthook
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+_previous_sigterm: Any = None
+_sigterm_installed = False
+
+
+def _install_sigterm_handler() -> None:
+    """Handle SIGTERM from the main thread (only it may set handlers); leave a handler that
+    ignores the signal alone, and chain any other one."""
+    global _previous_sigterm, _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous == signal.SIG_IGN:
+        return
+    _previous_sigterm = previous
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _sigterm_installed = True
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Deliver what is queued (each run's ``shutdown_timeout``), close as ``killed``, then do
+    what would have happened without Tracelet: the earlier handler, or death by the signal."""
+    global _exit_status
+    _exit_status = "killed"
+    runs = list(_live)
+    if runs:
+        logger.warning(
+            "tracelet: SIGTERM: delivering what is queued, then closing %d run(s) as killed",
+            len(runs),
+        )
+    for run in runs:
+        try:
+            run.stop("killed")
+        except Exception:
+            logger.exception("tracelet: stopping run %r on SIGTERM failed", run.name)
+    previous = _previous_sigterm
+    if callable(previous):
+        previous(signum, frame)
+        return
+    # The default action: end the process by the signal (exit status 143 in a shell).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _stop_all_at_exit() -> None:

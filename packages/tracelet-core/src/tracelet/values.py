@@ -48,6 +48,11 @@ def metric_value(value: object, name: str) -> float:
         raise TypeError(f"metric {name!r}: value must be a number, got {kind.__name__}") from exc
 
 
+#: The steps every backend can store (a signed 64-bit integer).
+STEP_MIN = -(2**63)
+STEP_MAX = 2**63 - 1
+
+
 def step_value(step: object, where: str) -> int:
     """The int step for ``step`` (the caller already ruled out ``int`` and ``None``).
 
@@ -57,6 +62,7 @@ def step_value(step: object, where: str) -> int:
 
     Raises:
         TypeError: ``step`` is not a whole number.
+        ValueError: ``step`` is outside the signed 64-bit range.
     """
     if isinstance(step, bool):
         raise TypeError(f"{where}: step must be an int, got bool {step!r}")
@@ -67,9 +73,14 @@ def step_value(step: object, where: str) -> int:
             raw = item()
         except (ValueError, RuntimeError):  # a multi-element array or tensor
             raw = step
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw
     if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        if not STEP_MIN <= raw <= STEP_MAX:
+            raise ValueError(
+                f"{where}: step {raw} is outside the 64-bit range every backend stores "
+                f"({STEP_MIN}..{STEP_MAX}); log a smaller step"
+            )
         return int(raw)
     raise TypeError(f"{where}: step must be a whole number, got {type(step).__name__} {step!r}")
 

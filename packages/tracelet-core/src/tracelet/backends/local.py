@@ -1,41 +1,18 @@
-"""The ``local`` backend: a durable run folder on disk, and the reader for it.
+"""The ``local`` backend: the run folder on disk (the journal), and the reader for it.
 
-The default backend when none is configured. Layout (format version 1)::
+The default backend, and the journal of every run that has a backend (``journal: true``, the
+default): the router writes each batch here before any other backend sees it. The format is
+described in :mod:`tracelet.journal`.
 
-    <path>/<project>/<run id>/
-        run.json         metadata and status, replaced atomically at start and at close
-        records.jsonl    one JSON object per record, appended batch by batch
-        artifacts/       copies of logged files and directories
-        media/           images and figures, one file each
-
-Every line of ``records.jsonl`` has a ``seq`` (0, 1, 2, ... in logging order) and a ``type``:
-``metric`` (name, value, step, ts), ``param`` (name, value), ``tag`` (name, value), ``artifact``
-(name, path, is_dir), ``text`` (name, text, step, ts), ``image`` (name, path, width, height,
-caption, step, ts), ``histogram`` (name, edges, counts, step, ts) or ``figure`` (name, path,
-step, ts). Paths are relative to the run folder. NaN and infinite values are written as
-``NaN``/``Infinity`` (Python's JSON).
-
-Crash tolerance: a batch is appended with one ``write`` call after its artifact and media files
-exist, so a process killed at any moment (SIGKILL included) leaves every earlier batch intact;
-at worst the last line is cut short, and the reader skips it. ``run.json`` then still says
-``running``. An append that fails part way (disk full) is cut back off the file before the
-dispatcher retries the batch, so no record is written twice or glued to a broken line. An
-artifact whose source file was deleted before the write is refused (counted as failed in
-``run.stats()``) instead of holding up the records after it. Files are fsync'ed on
-``run.flush()`` and at close (and after every batch with ``fsync: true``), which also covers a
-power loss. The ``seq`` numbers make the folder a spool that a sync tool can replay into
-another backend and resume from.
+An artifact whose source file was deleted before the write is refused (counted as failed in
+``run.stats()``; its line in the journal says why) instead of holding up the records after it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import shutil
-import socket
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -44,25 +21,35 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from tracelet._version import __version__
 from tracelet.backend import BaseBackend, RunInfo
 from tracelet.errors import RejectedError
-from tracelet.records import (
-    ALL_CAPABILITIES,
-    Batch,
-    Capability,
-    Figure,
-    Histogram,
-    Image,
-    Metric,
-    RunStatus,
-    Text,
+from tracelet.journal import (
+    FORMAT_VERSION,
+    RECORDS_FILE,
+    RUN_FILE,
+    JournalWriter,
+    Position,
+    close_run_meta,
+    new_run_meta,
+    write_json_atomic,
 )
+from tracelet.records import ALL_CAPABILITIES, Batch, Capability, Metric, RunStatus
 from tracelet.settings.model import SectionModel
 
-FORMAT_VERSION = 1
-RUN_FILE = "run.json"
-RECORDS_FILE = "records.jsonl"
+__all__ = [
+    "DEFAULT_PATH",
+    "FORMAT_VERSION",
+    "RECORDS_FILE",
+    "RUN_FILE",
+    "LocalBackend",
+    "LocalRun",
+    "LocalSettings",
+    "list_runs",
+    "read_run",
+    "run_folder",
+    "safe_name",
+]
+
 DEFAULT_PATH = "./tracelet-runs"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -87,192 +74,69 @@ class LocalSettings(SectionModel):
     )
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def run_folder(settings: LocalSettings, run: RunInfo) -> Path:
+    """Where the run's folder goes: ``<path>/<project>/<run id>``, absolute."""
+    root = Path(settings.path).expanduser()
+    return (root / safe_name(run.project) / safe_name(run.id)).resolve()
 
 
 class LocalBackend(BaseBackend):
-    """Writes a run folder (see the module docstring for the format)."""
+    """Writes a run folder (see :mod:`tracelet.journal` for the format)."""
 
     capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
 
     def __init__(self, settings: LocalSettings | None = None) -> None:
         self.settings = settings or LocalSettings()
         self.run_dir: Path | None = None
-        self._fd: int | None = None
-        self._seq = 0
-        self._size = 0  # bytes of records.jsonl written by complete batches
+        self._writer: JournalWriter | None = None
         self._meta: dict[str, Any] = {}
 
     @property
     def location(self) -> str | None:
         return None if self.run_dir is None else str(self.run_dir)
 
+    @property
+    def position(self) -> Position:
+        """The end of what is written: the next ``seq`` and its byte offset."""
+        return Position() if self._writer is None else self._writer.position
+
     def start(self, run: RunInfo) -> None:
-        root = Path(self.settings.path).expanduser()
-        run_dir = (root / safe_name(run.project) / safe_name(run.id)).resolve()
+        run_dir = run_folder(self.settings, run)
         run_dir.mkdir(parents=True, exist_ok=False)
         self.run_dir = run_dir
-        self._meta = {
-            "format": FORMAT_VERSION,
-            "id": run.id,
-            "name": run.name,
-            "project": run.project,
-            "status": "running",
-            "start_time": run.start_time,
-            "end_time": None,
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "tracelet_version": __version__,
-        }
-        _write_json_atomic(run_dir / RUN_FILE, self._meta)
-        self._fd = os.open(run_dir / RECORDS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._size = 0
+        self._meta = new_run_meta(run.id, run.name, run.project, run.start_time, run.backends)
+        write_json_atomic(run_dir / RUN_FILE, self._meta)
+        self._writer = JournalWriter(run_dir, fsync=self.settings.fsync)
 
     def write(self, batch: Batch) -> None:
-        """Append the batch to ``records.jsonl`` after copying its artifact and media files.
+        """Append the batch after copying its artifact and media files into the folder.
 
         The append is all or nothing: if it fails part way, the file is cut back so that the
         retried batch starts on a clean line.
 
         Raises:
             RejectedError: An artifact's source no longer exists; the rest of the batch is
-                written.
+                written (the artifact's line says it is missing).
             OSError: Nothing of the batch was recorded (the dispatcher retries it).
         """
-        assert self.run_dir is not None, "write before start"
-        assert self._fd is not None, "write before start"
-        seq = self._seq
-        lines: list[str] = []
-        dumps = json.dumps
-
-        def line(record: dict[str, Any]) -> None:
-            nonlocal seq
-            record["seq"] = seq
-            seq += 1
-            lines.append(dumps(record))
-
-        for p in batch.params:
-            line({"type": "param", "name": p.name, "value": p.value})
-        for t in batch.tags:
-            line({"type": "tag", "name": t.name, "value": t.value})
-        quoted: dict[str, str] = {}  # a batch holds few distinct names: quote each once
-        append = lines.append
-        for name, value, step, ts in batch.metrics:
-            q = quoted.get(name)
-            if q is None:
-                q = quoted[name] = dumps(name)
-            # repr() of a finite float is what json.dumps writes; NaN/inf need its spelling.
-            v = repr(value) if value - value == 0.0 else dumps(value)
-            append(
-                f'{{"type":"metric","name":{q},"value":{v},"step":{step},"ts":{ts!r},"seq":{seq}}}'
-            )
-            seq += 1
-        missing: list[str] = []
-        for a in batch.artifacts:
-            # Retrying cannot bring back a file deleted after log_artifact: refuse that one
-            # record instead of blocking the backend on it.
-            if not a.path.exists():
-                missing.append(os.fspath(a.path))
-                continue
-            line(
-                {
-                    "type": "artifact",
-                    "name": a.name,
-                    "is_dir": a.is_dir,
-                    "path": self._copy_artifact(a.path, a.name, a.is_dir),
-                }
-            )
-        for m in batch.media:
-            line(self._media_record(m, seq))
-        if lines:
-            self._append(("\n".join(lines) + "\n").encode("utf-8"))
-        self._seq = seq
+        assert self._writer is not None, "write before start"
+        missing = [os.fspath(a.path) for a in batch.artifacts if not a.path.exists()]
+        self._writer.append(batch)
         if missing:
             raise RejectedError(
                 f"artifact source(s) deleted before they could be copied: {', '.join(missing)}",
                 count=len(missing),
             )
 
-    def _append(self, data: bytes) -> None:
-        fd = self._fd
-        assert fd is not None, "write before start"
-        view = memoryview(data)
-        try:
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            if self.settings.fsync:
-                os.fsync(fd)
-        except BaseException:
-            # A partial append would glue the retried batch's first line onto a cut one.
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, self._size)
-            raise
-        self._size += len(data)
-
-    def _copy_artifact(self, source: Path, name: str, is_dir: bool) -> str:
-        assert self.run_dir is not None
-        dest = self.run_dir / "artifacts" / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if is_dir:
-            shutil.copytree(source, dest, dirs_exist_ok=True)
-        else:
-            shutil.copy2(source, dest)
-        return dest.relative_to(self.run_dir).as_posix()
-
-    def _media_file(self, kind: str, seq: int, name: str, suffix: str, data: bytes) -> str:
-        assert self.run_dir is not None
-        folder = self.run_dir / "media" / kind
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{seq:08d}-{safe_name(name)}{suffix}"
-        path.write_bytes(data)
-        return path.relative_to(self.run_dir).as_posix()
-
-    def _media_record(self, m: Any, seq: int) -> dict[str, Any]:
-        base = {"name": m.name, "step": m.step, "ts": m.timestamp}
-        if isinstance(m, Text):
-            return {"type": "text", "text": m.text, **base}
-        if isinstance(m, Image):
-            path = self._media_file("images", seq, m.name, ".png", m.png)
-            return {
-                "type": "image",
-                "path": path,
-                "width": m.width,
-                "height": m.height,
-                "caption": m.caption,
-                **base,
-            }
-        if isinstance(m, Histogram):
-            return {"type": "histogram", "edges": list(m.edges), "counts": list(m.counts), **base}
-        if isinstance(m, Figure):
-            if m.png is not None:
-                path = self._media_file("figures", seq, m.name, ".png", m.png)
-            else:
-                path = self._media_file(
-                    "figures", seq, m.name, ".plotly.json", (m.plotly_json or "").encode()
-                )
-            return {"type": "figure", "path": path, **base}
-        raise TypeError(f"unknown media record {type(m).__name__}")
-
     def flush(self) -> None:
-        if self._fd is not None:
-            os.fsync(self._fd)
+        if self._writer is not None:
+            self._writer.flush()
 
     def close(self, status: RunStatus) -> None:
-        if self._fd is not None:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        if self._writer is not None:
+            self._writer.close()
         if self.run_dir is not None:
-            self._meta.update(status=status, end_time=time.time())
-            _write_json_atomic(self.run_dir / RUN_FILE, self._meta)
+            close_run_meta(self.run_dir, self._meta, status)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -348,7 +212,8 @@ class LocalRun:
             elif kind == "tag":
                 tags[r["name"]] = r["value"]
             elif kind == "artifact":
-                artifacts[r["name"]] = self.path / r["path"]
+                if r.get("path") is not None:  # else its source was gone before the copy
+                    artifacts[r["name"]] = self.path / r["path"]
             else:
                 media.append(r)
         return {

@@ -97,6 +97,20 @@ class CoreSettings(BaseSettings):
         "plugins and installed distributions.",
     )
 
+    # -- durability ----------------------------------------------------------------------------
+    journal: bool = Field(
+        True,
+        description="Write every record to the local run folder first (local.path) and deliver "
+        "to the other backends from it, so that `tracelet sync` can finish any delivery later. "
+        "Off: a backend that misses records loses them.",
+    )
+    handle_sigterm: bool = Field(
+        True,
+        description="On SIGTERM (how clusters and containers stop a job), deliver what is "
+        "queued within shutdown_timeout, close the run as killed, then exit as the signal "
+        "would (after any handler installed before).",
+    )
+
     # -- dispatcher ----------------------------------------------------------------------------
     flush_interval: float = Field(
         1.0,
@@ -109,13 +123,14 @@ class CoreSettings(BaseSettings):
     max_queue_size: int = Field(
         1_000_000,
         gt=0,
-        description="Most records waiting per backend (a backend that is "
-        "down keeps its records until this bound, then overflow_policy applies).",
+        description="Most records waiting to be written to the journal (without a journal: "
+        "waiting per backend); then overflow_policy applies. With a journal, a backend that "
+        "falls behind reads the journal and never drops.",
     )
     overflow_policy: OverflowPolicy = Field(
-        "drop_oldest",
-        description="When a queue is full: drop the oldest waiting record, "
-        "drop the new one, or block the logging call until there is room. Drops are counted.",
+        "block",
+        description="When the queue is full: block the logging call until there is room "
+        "(nothing is lost), drop the oldest waiting record or drop the new one (counted).",
     )
     shutdown_timeout: float = Field(
         30.0,

@@ -105,6 +105,10 @@ class _FlakyBackend:
     def location(self) -> str | None:
         return self.inner.location
 
+    @property
+    def identity(self) -> dict[str, Any] | None:
+        return getattr(self.inner, "identity", None)
+
 
 def flaky_host(backend: str, failures: int, source: PluginHost | None = None) -> PluginHost:
     """A plugin host whose ``backend`` is the real one wrapped to fail its first writes.

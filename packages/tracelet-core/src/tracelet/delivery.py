@@ -1,0 +1,545 @@
+"""One delivery worker per backend: writes batches in journal order and remembers how far it got.
+
+A worker is fed by the router (:mod:`tracelet.dispatch`) with :class:`Routed` batches, each
+already in the journal, and with :class:`FlushRequest` / :class:`CloseRequest` messages. It
+writes from its own daemon thread, retrying a failed write with exponential backoff while keeping
+the batch, so a slow, failing or hung backend delays nobody but itself.
+
+With a journal (the default), the in-memory queue is only a shortcut: when a backend falls more
+than ``max_pending`` records behind, the router stops queueing batches for it and the worker
+catches up by reading the journal from its cursor. Memory stays bounded however long an outage
+lasts, and nothing is dropped for the backend: it is only late. After every acknowledged write
+the cursor is saved in ``delivery/<backend>.json`` (:class:`DeliveryState`), so that
+``tracelet sync`` can deliver the rest after the process is gone.
+
+Without a journal (``journal: false``), a full queue applies ``overflow_policy`` and counts what
+it drops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tracelet.errors import RejectedError
+from tracelet.journal import JournalReader, Position, write_json_atomic
+from tracelet.records import Batch, Capability, RunStatus
+
+if TYPE_CHECKING:
+    from tracelet.backend import Backend
+    from tracelet.settings.model import OverflowPolicy
+
+logger = logging.getLogger("tracelet.dispatch")
+
+#: First wait before retrying a failed write, in seconds; doubles up to RETRY_MAX_BACKOFF.
+RETRY_INITIAL_BACKOFF = 0.25
+#: Longest wait between two attempts at the same batch, in seconds.
+RETRY_MAX_BACKOFF = 10.0
+#: How many refusal reasons a delivery file keeps (the count is always exact).
+MAX_FAILURE_REASONS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class BackendStats:
+    """Delivery counts of one backend, in records (a metric point is one record).
+
+    At any moment each record logged is in exactly one of these counts.
+
+    Attributes:
+        delivered: Written by the backend.
+        pending: Logged but not yet written (queued, in the journal waiting for a backend that
+            is behind, or in a write being retried).
+        dropped: Discarded by ``overflow_policy`` because a queue was full, or NaN/inf
+            metrics discarded by ``nan_policy="drop"``.
+        failed: Refused by the backend (it can never store them).
+        unsupported: Not sent because the backend does not store that kind of record.
+        undelivered: Still unwritten when the run stopped; they are in the journal, and
+            ``tracelet sync`` delivers them.
+        retries: Failed write attempts that were retried.
+        last_error: The last error the backend raised, if any.
+    """
+
+    delivered: int
+    pending: int
+    dropped: int
+    failed: int
+    unsupported: int
+    retries: int
+    last_error: str | None
+    undelivered: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A batch for one backend (already cut to its capabilities) and the journal range it
+    covers: every record from ``start`` to ``end`` that the backend stores is in ``batch``."""
+
+    batch: Batch
+    start: Position
+    end: Position
+
+
+@dataclass(slots=True)
+class FlushRequest:
+    """Flush the backend once everything queued before this is written; then set ``done``."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    ok: bool = True
+
+
+@dataclass(slots=True)
+class CloseRequest:
+    """Write what is left, close the backend with ``status``, end the worker; then ``done``."""
+
+    status: RunStatus
+    done: threading.Event = field(default_factory=threading.Event)
+    ok: bool = True
+
+
+Message = Routed | FlushRequest | CloseRequest
+
+
+@dataclass
+class DeliveryState:
+    """How far one backend got with a run: ``delivery/<backend>.json`` in the run folder.
+
+    Attributes:
+        backend: The backend's name.
+        identity: The backend's own id of the run (what ``start`` needs to resume it), or
+            ``None`` if the backend never started it.
+        cursor: Every record before ``cursor.seq`` was handled (delivered, refused or not of a
+            kind the backend stores).
+        delivered: Records written, over every session (live and ``tracelet sync``).
+        failed: Records the backend refused; ``failures`` keeps the first reasons.
+        closed: Whether the backend's run was closed with the run's final status.
+    """
+
+    path: Path
+    backend: str
+    identity: dict[str, Any] | None = None
+    cursor: Position = field(default_factory=Position)
+    delivered: int = 0
+    failed: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    closed: bool = False
+
+    @classmethod
+    def load(cls, run_dir: Path, backend: str) -> DeliveryState:
+        """The stored state (a fresh one when the file does not exist)."""
+        import json
+
+        from tracelet.journal import DELIVERY_DIR
+
+        path = run_dir / DELIVERY_DIR / f"{backend}.json"
+        if not path.exists():
+            return cls(path, backend)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            path,
+            backend,
+            identity=data.get("identity"),
+            cursor=Position(int(data["seq"]), int(data["offset"])),
+            delivered=int(data.get("delivered", 0)),
+            failed=int(data.get("failed", 0)),
+            failures=list(data.get("failures", [])),
+            closed=bool(data.get("closed", False)),
+        )
+
+    def save(self, *, fsync: bool = False) -> None:
+        self.path.parent.mkdir(exist_ok=True)
+        write_json_atomic(
+            self.path,
+            {
+                "backend": self.backend,
+                "identity": self.identity,
+                "seq": self.cursor.seq,
+                "offset": self.cursor.offset,
+                "delivered": self.delivered,
+                "failed": self.failed,
+                "failures": self.failures,
+                "closed": self.closed,
+                "updated": time.time(),
+            },
+            fsync=fsync,
+        )
+
+    def add_failure(self, seq: int, count: int, reason: str) -> None:
+        self.failed += count
+        if len(self.failures) < MAX_FAILURE_REASONS:
+            self.failures.append({"seq": seq, "count": count, "reason": reason})
+
+
+@dataclass(frozen=True, slots=True)
+class JournalFeed:
+    """What a worker needs to catch up from the journal."""
+
+    reader: JournalReader
+    state: DeliveryState
+    batch_size: int
+
+
+class Overflow:
+    """``overflow_policy`` for one queue: warns once, counts what it drops."""
+
+    def __init__(self, what: str, bound: int, policy: OverflowPolicy) -> None:
+        self.what = what
+        self.bound = bound
+        self.policy = policy
+        self.dropped = 0
+        self._warned = False
+
+    def warn(self) -> None:
+        if not self._warned:
+            self._warned = True
+            logger.warning(
+                "tracelet: %s: more than %d records waiting; applying overflow_policy=%s "
+                "(drops are counted in run.stats())",
+                self.what,
+                self.bound,
+                self.policy,
+            )
+
+    def shed(self, queue: deque[Any], excess: int, size: Any = None) -> int:
+        """Drop ``excess`` records from ``queue`` and return how many went.
+
+        Plain records (``size`` is ``None``) go from the end the policy names: the oldest with
+        ``drop_oldest``, else the newest. Otherwise items go oldest first, ``size(item)``
+        giving an item's record count, or ``None`` for an item that must stay (a request).
+        """
+        self.warn()
+        gone = 0
+        if size is None:
+            pop = queue.popleft if self.policy == "drop_oldest" else queue.pop
+            while gone < excess:
+                try:
+                    pop()
+                except IndexError:  # emptied meanwhile by the router
+                    break
+                gone += 1
+        else:
+            kept = []
+            while queue and gone < excess:
+                item = queue.popleft()
+                n = size(item)
+                if n is None:
+                    kept.append(item)
+                else:
+                    gone += n
+            queue.extendleft(reversed(kept))
+        self.dropped += gone
+        return gone
+
+
+class BackendWorker:
+    """Writes batches to one backend from its own daemon thread (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        backend: Backend,
+        *,
+        max_pending: int,
+        overflow_policy: OverflowPolicy,
+        feed: JournalFeed | None = None,
+    ) -> None:
+        self.name = name
+        self.backend = backend
+        self.capabilities: frozenset[Capability] = frozenset(backend.capabilities)
+        self.max_pending = max_pending
+        self.feed = feed
+        self._overflow = Overflow(f"backend {name!r}", max_pending, overflow_policy)
+        self._inbox: deque[Message] = deque()
+        self._cond = threading.Condition()
+        self._hurry = threading.Event()  # cuts a retry backoff short at shutdown
+        self._deadline: float | None = None  # once closing: give up retrying after this
+        self._given_up = threading.Event()  # still failing at the deadline: stop writing
+        self._behind = False  # the inbox lacks batches: read them from the journal
+        self._routed_end = feed.state.cursor if feed else Position()
+        self.cursor = self._routed_end
+        self.pending = 0
+        self.delivered = 0
+        self.failed = 0
+        self.undelivered = 0
+        self._abandoned = 0  # records counted undelivered/failed by give_up_pending
+        self.unsupported = 0
+        self.retries = 0
+        self.last_error: str | None = None
+        self._warned_unsupported: set[str] = set()
+        self._thread = threading.Thread(
+            target=self._run, name=f"tracelet-backend-{name}", daemon=True
+        )
+
+    @property
+    def dropped(self) -> int:
+        return self._overflow.dropped
+
+    def start(self) -> None:
+        self._thread.start()
+
+    # -- called by the router ------------------------------------------------------------------
+
+    def put(self, routed: Routed) -> None:
+        """Queue a batch. A worker ``max_pending`` behind reads from the journal instead; without
+        a journal, ``overflow_policy`` applies."""
+        size = len(routed.batch)
+        with self._cond:
+            self._routed_end = routed.end
+            if self.feed is not None:
+                self.pending += size
+                if not self._behind and self.pending > self.max_pending:
+                    self._behind = True  # the journal has them all: free the memory
+                    self._inbox = deque(m for m in self._inbox if not isinstance(m, Routed))
+                if not self._behind:
+                    self._inbox.append(routed)
+                self._cond.notify_all()
+                return
+            if self._overflow.policy == "block":
+                # Once closing nothing new can be logged, so the queue cannot grow without
+                # bound: stop waiting and let everything go out before the deadline.
+                while (
+                    self.pending + size > self.max_pending
+                    and self.pending > 0
+                    and self._deadline is None
+                ):
+                    self._cond.wait(0.1)
+            elif self.pending + size > self.max_pending:
+                if self._overflow.policy == "drop_newest":
+                    self._overflow.dropped += size
+                    self._overflow.warn()
+                    return
+                excess = self.pending + size - self.max_pending
+                self.pending -= self._overflow.shed(
+                    self._inbox, excess, lambda m: len(m.batch) if isinstance(m, Routed) else None
+                )
+            self._inbox.append(routed)
+            self.pending += size
+            self._cond.notify_all()
+
+    def request(self, message: FlushRequest | CloseRequest) -> None:
+        with self._cond:
+            self._inbox.append(message)
+            self._cond.notify_all()
+
+    def count_unsupported(self, kinds: frozenset[Capability], count: int) -> None:
+        self.unsupported += count
+        for kind in sorted(kinds - self._warned_unsupported):
+            self._warned_unsupported.add(kind)
+            logger.warning(
+                "backend %r does not store %s; those records are not sent to it "
+                "(reported once; counted in run.stats()['%s'].unsupported)",
+                self.name,
+                kind,
+                self.name,
+            )
+
+    def begin_close(self, deadline: float) -> None:
+        """Shutdown started: stop blocking the router, cut a retry wait short, set the deadline."""
+        with self._cond:
+            self._deadline = deadline
+            self._cond.notify_all()
+        self._hurry.set()
+
+    def join(self, deadline: float) -> bool:
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        return not self._thread.is_alive()
+
+    def stats(self, buffered: int) -> BackendStats:
+        with self._cond:  # a consistent snapshot: _settle moves pending to delivered/failed
+            return BackendStats(
+                delivered=self.delivered,
+                pending=self.pending + buffered,
+                dropped=self.dropped,
+                failed=self.failed,
+                unsupported=self.unsupported,
+                retries=self.retries,
+                last_error=self.last_error,
+                undelivered=self.undelivered,
+            )
+
+    def give_up_pending(self) -> None:
+        """After a shutdown that timed out: count what is still pending as undelivered (or, with
+        no journal, failed). A write still hanging may finish later: its records then move on
+        to delivered."""
+        with self._cond:
+            self._settle_locked_rest()
+
+    def _settle_locked_rest(self) -> None:
+        if self.feed is not None:
+            self.undelivered += self.pending
+        else:
+            self.failed += self.pending
+        self._abandoned += self.pending
+        self.pending = 0
+
+    # -- the worker thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._inbox and not self._behind:
+                    self._cond.wait()
+                item = None if self._behind else self._inbox.popleft()
+                self._cond.notify_all()
+            if item is None:
+                self._catch_up()
+            elif isinstance(item, Routed):
+                self._deliver(item.batch, item.start, item.end)
+            elif isinstance(item, CloseRequest):
+                self._close(item)
+                return
+            else:
+                self._flush(item)
+
+    def _catch_up(self) -> None:
+        """Deliver from the journal, from the cursor to the last batch routed to this worker."""
+        feed = self.feed
+        assert feed is not None
+        while True:
+            with self._cond:
+                limit = self._routed_end
+                if self.cursor.seq >= limit.seq or self._given_up.is_set():
+                    self._behind = False
+                    return
+            for read in feed.reader.batches(self.cursor, size=feed.batch_size, end_seq=limit.seq):
+                self._deliver(read.batch.restricted_to(self.capabilities), read.start, read.end)
+                if self._given_up.is_set():
+                    break
+
+    def _deliver(self, batch: Batch, start: Position, end: Position) -> None:
+        size = len(batch)
+        if self._given_up.is_set():
+            self._settle(size, end, undelivered=size)
+        elif size == 0:
+            self._settle(0, end)
+        else:
+            self._write(batch, start, end)
+
+    def _write(self, batch: Batch, start: Position, end: Position) -> None:
+        size = len(batch)
+        backoff = RETRY_INITIAL_BACKOFF
+        while True:
+            try:
+                self.backend.write(batch)
+            except RejectedError as exc:
+                refused = min(max(exc.count, 0), size)
+                self.last_error = f"RejectedError: {exc}"
+                logger.warning("backend %r refused %d record(s): %s", self.name, refused, exc)
+                self._settle(size, end, failed=refused, reason=(start.seq, str(exc)))
+                return
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                deadline = self._deadline
+                if deadline is not None and time.monotonic() >= deadline:
+                    self._given_up.set()
+                    lost = "undelivered (tracelet sync delivers them)" if self.feed else "failed"
+                    logger.error(
+                        "backend %r: giving up at the shutdown deadline; %d record(s) and "
+                        "everything still queued are counted as %s: %s",
+                        self.name,
+                        size,
+                        lost,
+                        self.last_error,
+                    )
+                    self._settle(size, end, undelivered=size)
+                    return
+                self.retries += 1
+                level = (
+                    logging.WARNING
+                    if self.retries == 1 or backoff >= RETRY_MAX_BACKOFF
+                    else logging.DEBUG
+                )
+                logger.log(
+                    level,
+                    "backend %r: write of %d record(s) failed (%s); retrying in %.2gs",
+                    self.name,
+                    size,
+                    self.last_error,
+                    backoff,
+                )
+                self._pause(backoff)
+                backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
+                continue
+            self._settle(size, end)
+            return
+
+    def _pause(self, seconds: float) -> None:
+        """Wait before retrying: the start of shutdown cuts the wait short (once), and while
+        closing no wait runs past the deadline."""
+        deadline = self._deadline
+        if deadline is None:
+            self._hurry.wait(seconds)
+            return
+        # Not the hurry event: it stays set once closing, and waiting on it would turn the
+        # backoff into a busy loop hammering a backend that is down until the deadline.
+        time.sleep(max(0.0, min(seconds, deadline - time.monotonic())))
+
+    def _settle(
+        self,
+        size: int,
+        end: Position,
+        *,
+        failed: int = 0,
+        undelivered: int = 0,
+        reason: tuple[int, str] | None = None,
+    ) -> None:
+        delivered = size - failed - undelivered
+        if undelivered and self.feed is None:  # no journal: nothing can deliver them later
+            failed, undelivered = failed + undelivered, 0
+        with self._cond:
+            late = min(self._abandoned, size)  # given up on at the deadline, done after all
+            if late:
+                self._abandoned -= late
+                if self.feed is not None:
+                    self.undelivered -= late
+                else:
+                    self.failed -= late
+            self.pending -= size - late
+            self.delivered += delivered
+            self.failed += failed
+            self.undelivered += undelivered
+            if not undelivered:
+                self.cursor = end
+            self._cond.notify_all()
+        feed = self.feed
+        if feed is not None and not undelivered:
+            state = feed.state
+            state.cursor = end
+            state.delivered += delivered
+            if failed and reason is not None:
+                state.add_failure(reason[0], failed, reason[1])
+            try:
+                state.save()
+            except OSError as exc:
+                logger.warning("backend %r: could not save delivery state: %s", self.name, exc)
+
+    def _flush(self, request: FlushRequest) -> None:
+        try:
+            self.backend.flush()
+        except Exception as exc:
+            request.ok = False
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            logger.warning("backend %r: flush failed: %s", self.name, self.last_error)
+        request.done.set()
+
+    def _close(self, request: CloseRequest) -> None:
+        try:
+            self.backend.close(request.status)
+        except Exception as exc:
+            request.ok = False
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            logger.warning("backend %r: close failed: %s", self.name, self.last_error)
+        with self._cond:  # given up: what was never read from the journal stays there
+            self._settle_locked_rest()
+        feed = self.feed
+        if feed is not None:
+            feed.state.closed = request.ok and not self._given_up.is_set()
+            try:
+                feed.state.save(fsync=True)
+            except OSError as exc:
+                logger.warning("backend %r: could not save delivery state: %s", self.name, exc)
+        request.done.set()
