@@ -26,9 +26,12 @@ from tracelet.run import Run
 from tracelet.session import get_active_run, stop_logging
 
 if TYPE_CHECKING:
+    import os
+
     import pluggy
 
     from tracelet.plugins import PluginInfo
+    from tracelet.syncing import SyncResult
 
 __all__ = [
     "BackendStartError",
@@ -42,6 +45,7 @@ __all__ = [
     "register_plugin",
     "start_logging",
     "stop_logging",
+    "sync",
 ]
 
 
@@ -81,6 +85,41 @@ def start_logging(
 
 #: Alias of :func:`get_active_run`, kept for code written against older Tracelet releases.
 get_active_experiment = get_active_run
+
+
+def sync(
+    runs: Sequence[str | os.PathLike[str]] = (),
+    *,
+    to: Sequence[str] | None = None,
+    every: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
+    timeout: float = 60.0,
+    progress: bool | None = None,
+) -> list[SyncResult]:
+    """Deliver from the journal what backends have not received (``tracelet sync``).
+
+    Args:
+        runs: Run folders, run ids, run names (the latest of that name) or ``"latest"``.
+        to: Backends to deliver to (default: those each run was started with).
+        every: Every run under ``local.path``.
+        dry_run: Only report what would be delivered.
+        force: Also sync runs that say ``running`` but ran on another host.
+        timeout: Seconds to keep retrying a backend whose writes fail.
+        progress: Show a progress bar (default: when stderr is a terminal).
+
+    Returns:
+        One :class:`tracelet.syncing.SyncResult` per run and backend.
+
+    Raises:
+        FileNotFoundError: A run reference matches no run.
+        ConfigError: The configuration here is invalid.
+    """
+    from tracelet.syncing import sync as _sync
+
+    return _sync(
+        runs, to=to, every=every, dry_run=dry_run, force=force, timeout=timeout, progress=progress
+    )
 
 
 def register_plugin(plugin: object, name: str | None = None) -> PluginInfo:

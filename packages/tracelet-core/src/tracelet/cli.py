@@ -9,12 +9,16 @@ Commands::
                                            the settings a run started here would get, with
                                            the source of every value (argument, env var,
                                            file:line or default); secrets are redacted
-    tracelet runs [PATH] [--project NAME]  the runs of the local backend under PATH
+    tracelet runs [PATH] [--project NAME]  the runs under PATH (default: local.path), with the
+                                           backends each is behind on
     tracelet show RUN_FOLDER [--json]      what one local run holds: status, params, tags,
                                            a summary of each metric, artifacts and media
+    tracelet sync [RUN ...] [--all] [--to BACKEND] [--dry-run] [--force] [--timeout S]
+                                           deliver from the journal what backends missed
 
 Results go to stdout, messages to stderr. Exit codes: 0 success, 1 invalid configuration
-(the message names each key, its source and the fix), 2 wrong usage of the command.
+(the message names each key, its source and the fix), 2 wrong usage of the command, 3 a sync
+that left records undelivered.
 
 Only :mod:`argparse` is imported up front: ``tracelet --version`` and ``--help`` load neither
 pydantic nor the plugins.
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
 #: Exit code of a configuration error (usage errors exit with 2, like every argparse program).
 EXIT_CONFIG_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
 
 _DESCRIPTION = (
     "Tracelet: one API for ML experiment tracking. Inspect the installed plugins and the "
@@ -65,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_usage(sys.stderr)
         print(
-            "tracelet: error: name a command (plugins, config, runs, show) or use --help",
+            "tracelet: error: name a command (plugins, config, runs, show, sync) or use --help",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -118,9 +123,10 @@ def _parser() -> argparse.ArgumentParser:
     runs = sub.add_parser(
         "runs",
         help="list the runs of the local backend",
-        description="List the run folders under PATH (default ./tracelet-runs), oldest first.",
+        description="List the run folders under PATH (default: local.path, ./tracelet-runs "
+        "unless configured), oldest first, with the backends each run has not fully received.",
     )
-    runs.add_argument("path", nargs="?", default="./tracelet-runs", metavar="PATH")
+    runs.add_argument("path", nargs="?", default=None, metavar="PATH")
     runs.add_argument("--project", help="only this project's runs")
     runs.set_defaults(handler=_cmd_runs)
 
@@ -133,6 +139,39 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("run_folder", metavar="RUN_FOLDER")
     show.add_argument("--json", action="store_true", help="print a JSON object")
     show.set_defaults(handler=_cmd_show)
+
+    sync = sub.add_parser(
+        "sync",
+        help="deliver from the journal what backends have not received",
+        description="For each run (a folder, a run id, a run name or 'latest', looked up under "
+        "local.path) deliver to each of its backends what they have not received: after a "
+        "crash, a SIGKILL, an outage longer than shutdown_timeout, or a run made offline. "
+        "Backends resume their run; one that never saw the run creates it. A run whose process "
+        "is gone but which still says 'running' is closed as killed. Settings (servers, "
+        "credentials) come from the configuration where sync runs.",
+    )
+    sync.add_argument("runs", nargs="*", metavar="RUN")
+    sync.add_argument("--all", action="store_true", help="every run under local.path")
+    sync.add_argument(
+        "--to",
+        action="append",
+        metavar="BACKEND",
+        help="deliver to this backend instead of the run's own (repeat, or separate with commas)",
+    )
+    sync.add_argument("--dry-run", action="store_true", help="only say what would be delivered")
+    sync.add_argument(
+        "--force",
+        action="store_true",
+        help="sync runs that say 'running' although they ran on another host",
+    )
+    sync.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds to keep retrying a backend whose writes fail (default: 60)",
+    )
+    sync.set_defaults(handler=_cmd_sync)
     return parser
 
 
@@ -242,20 +281,93 @@ def _show(value: Any) -> str:
 # -- tracelet runs / show ----------------------------------------------------------------------
 
 
+def _runs_root(path: str | None) -> str | None:
+    """``path``, else the configured ``local.path``; ``None`` (reported) for a bad config."""
+    if path is not None:
+        return path
+    from tracelet.errors import ConfigError
+    from tracelet.settings import resolve_settings
+
+    try:
+        section = resolve_settings(_host()).section("local")
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+    return str(getattr(section, "path", "./tracelet-runs"))
+
+
 def _cmd_runs(args: argparse.Namespace) -> int:
     from tracelet.backends.local import list_runs
+    from tracelet.gaps import delivery_gaps
 
-    found = list_runs(args.path, project=args.project)
+    root = _runs_root(args.path)
+    if root is None:
+        return EXIT_CONFIG_ERROR
+    found = list_runs(root, project=args.project)
     if not found:
-        print(f"no runs under {args.path}", file=sys.stderr)
+        print(f"no runs under {root}", file=sys.stderr)
         return 0
-    table = [["PROJECT", "NAME", "STATUS", "STARTED", "FOLDER"]]
+    table = [["PROJECT", "NAME", "STATUS", "STARTED", "BEHIND", "FOLDER"]]
     for run in found:
+        gaps = delivery_gaps(run.path)
+        behind = ", ".join(f"{g.backend} {g.describe()}" for g in gaps if not g.complete)
         table.append(
-            [run.project, run.name, run.status, _when(run.meta.get("start_time")), str(run.path)]
+            [
+                run.project,
+                run.name,
+                run.status,
+                _when(run.meta.get("start_time")),
+                behind or "-",
+                str(run.path),
+            ]
         )
     _print_table(table)
     return 0
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from tracelet.errors import ConfigError
+    from tracelet.syncing import sync
+
+    if not args.runs and not args.all:
+        print("tracelet: error: name runs to sync, or pass --all", file=sys.stderr)
+        return EXIT_USAGE
+    to = None
+    if args.to:
+        to = [name.strip() for arg in args.to for name in arg.split(",") if name.strip()]
+    try:
+        results = sync(
+            args.runs,
+            to=to,
+            every=args.all,
+            dry_run=args.dry_run,
+            force=args.force,
+            timeout=args.timeout,
+        )
+    except FileNotFoundError as exc:
+        print(f"tracelet: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    if not results:
+        print("nothing to sync", file=sys.stderr)
+        return 0
+    table = [["RUN", "BACKEND", "DELIVERED", "ALREADY THERE", "FAILED", "LEFT", "RESULT"]]
+    for r in results:
+        table.append(
+            [
+                r.run.name,
+                r.backend,
+                str(r.delivered),
+                str(r.already),
+                str(r.failed),
+                str(r.remaining),
+                r.status,
+            ]
+        )
+    _print_table(table)
+    return 0 if all(r.ok for r in results) else EXIT_INCOMPLETE
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -395,8 +396,11 @@ class BackendWorker:
             else:
                 self._flush(item)
 
-    def _catch_up(self) -> None:
-        """Deliver from the journal, from the cursor to the last batch routed to this worker."""
+    def _catch_up(self, on_batch: Callable[[int, Batch], None] | None = None) -> None:
+        """Deliver from the journal, from the cursor to the last batch routed to this worker.
+
+        ``on_batch(records read, part delivered)`` follows each batch (``tracelet sync``'s
+        progress)."""
         feed = self.feed
         assert feed is not None
         while True:
@@ -406,9 +410,35 @@ class BackendWorker:
                     self._behind = False
                     return
             for read in feed.reader.batches(self.cursor, size=feed.batch_size, end_seq=limit.seq):
-                self._deliver(read.batch.restricted_to(self.capabilities), read.start, read.end)
+                part = read.batch.restricted_to(self.capabilities)
+                self._deliver(part, read.start, read.end)
+                if on_batch is not None:
+                    on_batch(read.end.seq - read.start.seq, part)
                 if self._given_up.is_set():
                     break
+
+    def deliver_backlog(
+        self, end: Position, *, give_up_at: float, on_batch: Callable[[int, Batch], None]
+    ) -> bool:
+        """Deliver the journal from the cursor to ``end`` on this thread (``tracelet sync``).
+
+        Writes that still fail at ``give_up_at`` (a monotonic time) end it. Returns whether
+        everything up to ``end`` was handled (delivered or refused).
+        """
+        with self._cond:
+            self._routed_end = end
+            self._deadline = give_up_at
+            self.pending = end.seq - self.cursor.seq  # an upper bound: unsupported kinds too
+        self._catch_up(on_batch)
+        with self._cond:
+            self.pending = 0
+        return not self._given_up.is_set() and self.cursor.seq >= end.seq
+
+    def close_backend(self, status: RunStatus) -> bool:
+        """Close the backend on this thread (``tracelet sync``); whether that worked."""
+        request = CloseRequest(status)
+        self._close(request)
+        return request.ok
 
     def _deliver(self, batch: Batch, start: Position, end: Position) -> None:
         size = len(batch)

@@ -97,7 +97,8 @@ class MlflowBackend(BaseBackend):
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self, run: RunInfo) -> None:
-        """Create the MLflow run (or resume ``run_id``) and its experiment when missing.
+        """Create the MLflow run (or resume ``run_id``, or the run ``run.resume`` names when it
+        is in the same store) and its experiment when missing.
 
         Raises:
             BackendStartError: The tracking server did not answer within ``start_timeout``,
@@ -107,17 +108,20 @@ class MlflowBackend(BaseBackend):
         from mlflow import MlflowClient
 
         s = self.settings
-        uri = s.tracking_uri or mlflow.get_tracking_uri()
+        resume = run.resume or {}
+        uri = s.tracking_uri or resume.get("tracking_uri") or mlflow.get_tracking_uri()
         self.tracking_uri = uri
         if urlparse(uri).scheme in ("http", "https"):
             check_server(uri, s.start_timeout)
         client = self._client = MlflowClient(tracking_uri=uri)
         if s.run_id is not None:
-            existing = self._get_run(s.run_id, "run_id")
-            self._params = dict(existing.data.params)
-            client.update_run(s.run_id, status="RUNNING", name=s.run_name)
-            self.run_id, self.experiment_id = s.run_id, existing.info.experiment_id
+            self._resume(s.run_id, self._get_run(s.run_id, "run_id"))
             return
+        if resume.get("run_id") and absolute_store_uri(uri) == resume.get("tracking_uri"):
+            existing = self._find_run(str(resume["run_id"]))
+            if existing is not None:  # else deleted since: a new run gets everything again
+                self._resume(str(resume["run_id"]), existing)
+                return
         parent = self._parent()
         experiment_id = self._experiment(run, parent.info.experiment_id if parent else None)
         created = client.create_run(
@@ -127,6 +131,33 @@ class MlflowBackend(BaseBackend):
             run_name=s.run_name or run.name,
         )
         self.run_id, self.experiment_id = created.info.run_id, experiment_id
+
+    def _resume(self, run_id: str, existing: Any) -> None:
+        """Log into an existing run: set it RUNNING again and remember its params."""
+        self._params = dict(existing.data.params)
+        self.client.update_run(run_id, status="RUNNING", name=self.settings.run_name)
+        self.run_id, self.experiment_id = run_id, existing.info.experiment_id
+
+    def _find_run(self, run_id: str) -> Any:
+        """The run, or ``None`` when the store has no such run (or it is deleted)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.get_run(run_id)
+        except MlflowException:
+            return None
+        return None if found.info.lifecycle_stage == "deleted" else found
+
+    @property
+    def identity(self) -> dict[str, Any] | None:
+        """The store (absolute for a local database), experiment and run ids."""
+        if self.tracking_uri is None or self.run_id is None:
+            return None
+        return {
+            "tracking_uri": absolute_store_uri(self.tracking_uri),
+            "experiment_id": self.experiment_id,
+            "run_id": self.run_id,
+        }
 
     def write(self, batch: Batch) -> None:
         """Store the batch, carrying on where a failed attempt at the same batch stopped.
