@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
@@ -116,15 +116,6 @@ class _Plugin:
     def tracelet_register_backends(self, register: RegisterBackend) -> None:
         for name, backend in self.backends.items():
             register(name, lambda settings, b=backend: b)
-
-
-@pytest.fixture
-def gates() -> Iterator[list[Gated]]:
-    """Gated backends made by a test; their gates open at the end whatever happens."""
-    made: list[Gated] = []
-    yield made
-    for backend in made:
-        backend.gate.set()
 
 
 def start(host: PluginHost, backends: dict[str, Backend], *names: str, **config: Any) -> Run:

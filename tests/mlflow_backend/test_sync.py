@@ -279,3 +279,35 @@ def test_a_sync_killed_mid_way_and_run_again_stores_each_point_once(
     assert [(s, v) for s, v, _ in history] == [(s, float(s)) for s in range(points)]
     assert os.path.exists(state_file)
     assert json.loads(state_file.read_text())["closed"] is True
+
+
+def test_ctrl_c_twice_stops_waiting_and_says_how_to_deliver_the_rest(
+    tmp_path: Path, sqlite_store: str
+) -> None:
+    points = 60_000
+    job = start_job(tmp_path, sqlite_store, points)
+    wait_journaled(job)
+    job.send_signal(signal.SIGINT)
+    assert job.stderr is not None
+    said = ""
+    while "press Ctrl-C again" not in said:
+        line = job.stderr.readline()
+        assert line, f"the job ended without saying what it waits for: {said}"
+        said += line
+    assert "records to mlflow before exiting" in said
+    job.send_signal(signal.SIGINT)
+    _, err = job.communicate(timeout=60)
+    said += err
+    assert "tracelet sync" in said, said
+    assert said.count("press Ctrl-C again") == 1
+    folder = only_run(tmp_path)
+    stored = read_run(folder)
+    assert stored.status == "killed"
+    mlrun = mlflow_run(sqlite_store, stored.id)
+    run_id = mlrun.info.run_id  # type: ignore[attr-defined]
+    assert mlrun.info.status == "KILLED"  # type: ignore[attr-defined]
+    assert len(metric_history(sqlite_store, run_id, "train/loss")) < points, "it stopped waiting"
+
+    tracelet_cli("sync", folder, cwd=tmp_path)
+    history = metric_history(sqlite_store, run_id, "train/loss")
+    assert [s for s, _, _ in history] == list(range(points))

@@ -95,7 +95,8 @@ class AimBackend(BaseBackend):
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self, run: RunInfo) -> None:
-        """Open the run (or resume ``run_hash``) in the repo, creating a local repo if missing.
+        """Open the run (or resume ``run_hash``, or the run ``run.resume`` names in the same
+        repo) in the repo, creating a local repo if missing.
 
         Raises:
             BackendStartError: The aim server did not answer within ``start_timeout``.
@@ -113,9 +114,14 @@ class AimBackend(BaseBackend):
             Repo.from_path(str(path), init=True)
             repo = str(path)
         self._repo = repo
+        run_hash = s.run_hash
+        resume = run.resume or {}
+        resumed = run_hash is None and bool(resume.get("run_hash")) and resume.get("repo") == repo
+        if resumed:
+            run_hash = str(resume["run_hash"])
         try:
             aim_run = AimRun(
-                run_hash=s.run_hash,
+                run_hash=run_hash,
                 repo=repo,
                 experiment=s.experiment_name or run.project,
                 system_tracking_interval=s.system_tracking_interval,
@@ -124,8 +130,10 @@ class AimBackend(BaseBackend):
             )
         except Exception as exc:
             raise BackendStartError(f"aim.Run failed ({type(exc).__name__}: {exc})") from exc
-        if s.run_hash is None or s.run_name is not None:
+        if run_hash is None or s.run_name is not None:
             aim_run.name = s.run_name or run.name
+        if run_hash is not None:  # a resumed run keeps the params it has
+            self._params = dict(aim_run.get("hparams") or {})
         aim_run[RUN_ID_PARAM] = run.id
         for tag in self._initial_tags():
             aim_run.add_tag(tag)
@@ -169,6 +177,13 @@ class AimBackend(BaseBackend):
         if self.settings.remote_uri is not None:
             return f"{self._repo} run {run_hash}"
         return f"aim up --repo {self._repo}  (run {run_hash})"
+
+    @property
+    def identity(self) -> dict[str, Any] | None:
+        """The repo (a folder or ``aim://host:port``) and the run hash."""
+        if self._repo is None or self.run_hash is None:
+            return None
+        return {"repo": self._repo, "run_hash": self.run_hash}
 
     @property
     def run_hash(self) -> str | None:

@@ -394,6 +394,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
     media: dict[str, int] = {}
     for record in run.media:
         media[record["type"]] = media.get(record["type"], 0) + 1
+    from tracelet.gaps import delivery_gaps
+
+    gaps = delivery_gaps(run.path)
     summary = {
         "folder": str(run.path),
         "id": run.id,
@@ -407,6 +410,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
         "metrics": metrics,
         "artifacts": sorted(run.artifacts),
         "media": media,
+        "delivery": {
+            g.backend: {"behind": g.behind, "failed": g.failed, "closed": g.closed} for g in gaps
+        },
     }
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
@@ -440,6 +446,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
             print(f"  {name}")
     if media:
         print("\nmedia: " + ", ".join(f"{n} {kind}" for kind, n in sorted(media.items())))
+    if gaps:
+        print("\ndelivery")
+        _print_table([["  BACKEND", "STATE"], *([f"  {g.backend}", g.describe()] for g in gaps)])
+        if not all(g.complete for g in gaps):
+            print(f"  deliver the rest with: tracelet sync {run.path}")
     if run.skipped_lines:
         print(
             f"\n({run.skipped_lines} unreadable line(s) at the end: the process stopped mid-write)"

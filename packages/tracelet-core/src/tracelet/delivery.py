@@ -345,6 +345,11 @@ class BackendWorker:
             self._cond.notify_all()
         self._hurry.set()
 
+    def stop_writing(self) -> None:
+        """Start no other write: what is not written yet is counted as undelivered."""
+        self._given_up.set()
+        self._hurry.set()
+
     def join(self, deadline: float) -> bool:
         self._thread.join(max(0.0, deadline - time.monotonic()))
         return not self._thread.is_alive()

@@ -247,6 +247,22 @@ class Dispatcher:
             ok = message.requests[name].ok and ok
         return ok and self._complete()
 
+    def abandon(self, grace: float = 2.0) -> None:
+        """Stop waiting (a second Ctrl-C during shutdown): no worker starts another write, each
+        backend gets ``grace`` seconds to finish the write it is in and close, and what is left
+        counts as undelivered (failed without a journal). Call after :meth:`shutdown` was
+        interrupted."""
+        now = time.monotonic()
+        self._give_up_at = now
+        for worker in self.workers.values():
+            worker.stop_writing()
+            worker.begin_close(now)
+        self._wake.set()
+        deadline = now + grace
+        for worker in self.workers.values():
+            if not worker.join(deadline):
+                worker.give_up_pending()
+
     def _complete(self) -> bool:
         return self._journal_failed == 0 and all(
             w.pending == 0 and w.failed == 0 and w.undelivered == 0 for w in self.workers.values()

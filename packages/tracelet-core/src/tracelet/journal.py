@@ -362,19 +362,17 @@ class JournalReader:
         with open(self.path, "rb") as fh:
             if hint:
                 fh.seek(hint)
-                line = fh.readline()
-                if line.endswith(b"\n") and _seq_of(line) == seq:
+                if _seq_of(fh.readline()) == seq:
                     return Position(seq, hint)
                 fh.seek(0)
             offset = 0
             for line in fh:
-                if not line.endswith(b"\n"):
-                    break
                 if _seq_of(line) == seq:
                     return Position(seq, offset)
                 offset += len(line)
-            if seq == _count_lines_upto(self.path):
-                return Position(seq, offset)
+        end = self.end()
+        if seq == end.seq:
+            return end
         raise ValueError(f"{self.path} holds fewer than {seq} records")
 
     def batches(
@@ -412,7 +410,7 @@ class JournalReader:
                 yield JournalBatch(batch, batch_start, position)
 
     def end(self) -> Position:
-        """The position after the last complete line."""
+        """The position after the last complete line (read from the end of the file)."""
         if not self.path.exists():
             return Position()
         size = self.path.stat().st_size
@@ -421,21 +419,25 @@ class JournalReader:
             while True:
                 fh.seek(size - back)
                 tail = fh.read(back)
-                complete = tail[: tail.rfind(b"\n") + 1]
-                lines = complete.split(b"\n")
-                if len(lines) >= 3 or back == size:  # a whole last line, or the whole file
-                    break
+                cut = tail.rfind(b"\n") + 1  # just after the last complete line
+                start = tail.rfind(b"\n", 0, max(cut - 1, 0)) + 1  # where that line starts
+                if cut and (start > 0 or back == size):
+                    seq = _seq_of(tail[start:cut])
+                    if seq is None:
+                        raise ValueError(
+                            f"{self.path}: unreadable line at byte {size - back + start}"
+                        )
+                    return Position(seq + 1, size - back + cut)
+                if back == size:
+                    return Position()
                 back = min(size, back * 4)
-            if not complete:
-                return Position()
-            last = lines[-2]
-            return Position(_seq_of(last) + 1, size - back + len(complete))
 
 
-def _seq_of(line: bytes) -> int:
-    return int(msgspec.json.decode(line)["seq"])
-
-
-def _count_lines_upto(path: Path) -> int:
-    with open(path, "rb") as fh:
-        return sum(1 for line in fh if line.endswith(b"\n"))
+def _seq_of(line: bytes) -> int | None:
+    """The ``seq`` of a complete journal line; ``None`` for a cut or unreadable one."""
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        return int(msgspec.json.decode(line)["seq"])
+    except (msgspec.DecodeError, KeyError, TypeError, ValueError):
+        return None

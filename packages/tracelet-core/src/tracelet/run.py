@@ -549,11 +549,22 @@ class Run:
         self._accepting = False
         if timeout is None:
             timeout = self._resolved.settings.shutdown_timeout if self._resolved else 30.0
-        ok = self._dispatcher.shutdown(status, timeout)
+        try:
+            ok = self._dispatcher.shutdown(status, timeout)
+        except KeyboardInterrupt:
+            # Ctrl-C while waiting: stop waiting, close what can be closed, say what is left.
+            self._stop_result = False
+            self._dispatcher.abandon()
+            self._report_gaps()
+            raise
         if not ok:
             self._report_gaps()
         self._stop_result = ok
         return ok
+
+    def pending(self) -> dict[str, int]:
+        """Records each backend has not received yet (queued or being retried)."""
+        return {name: s.pending for name, s in self.stats().items() if s.pending}
 
     def _report_gaps(self) -> None:
         """Warn, per backend, about what it did not receive, and how to deliver it later."""

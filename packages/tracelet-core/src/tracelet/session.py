@@ -332,8 +332,20 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def _stop_all_at_exit() -> None:
     for run in list(_live):
+        waiting = run.pending() if _exit_status == "killed" else {}
+        if waiting:
+            # After Ctrl-C the user waits on us: say for what, once, and how to stop waiting.
+            sys.stderr.write(
+                "tracelet: delivering "
+                + ", ".join(f"{n:,} records to {name}" for name, n in waiting.items())
+                + " before exiting; press Ctrl-C again to stop waiting (the journal keeps "
+                "them for `tracelet sync`)\n"
+            )
+            sys.stderr.flush()
         try:
             run.stop(_exit_status)
+        except KeyboardInterrupt:
+            pass  # Run.stop closed what it could and said what is left
         except Exception:
             logger.exception("tracelet: stopping run %r at exit failed", run.name)
 

@@ -1,0 +1,107 @@
+"""``tracelet sync`` into AIM (a local repo): a journal-only run sent later, and a run killed
+with SIGKILL mid-delivery resumed by its hash. Read back through AIM's own ``Repo``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from support.aim_reading import read_run as read_aim
+from support.processes import checked, clean_env, run
+
+import tracelet
+from tracelet.backends.local import list_runs, read_run
+from tracelet.plugins import get_default_host
+from tracelet.session import start_run
+
+
+def test_a_local_only_run_is_synced_into_aim_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    local = start_run("offline", "sync-tests", "local", {"flush_interval": 0.05},
+                      host=get_default_host())  # fmt: skip
+    local.log_params({"lr": 0.1})
+    for step in range(300):
+        local.log_metric("train/loss", 1.0 / (step + 1), step=step)
+    assert local.stop()
+    monkeypatch.setenv("TRACELET_AIM__REPO_PATH", str(repo))
+    (result,) = tracelet.sync([local.journal_path], to=["aim"], progress=False)  # type: ignore[list-item]
+    assert (result.delivered, result.remaining, result.status) == (301, 0, "finished")
+    assert local.journal_path is not None
+    identity = json.loads((local.journal_path / "delivery" / "aim.json").read_text())["identity"]
+    stored = read_aim(str(repo), identity["run_hash"])
+    assert stored.name == "offline"
+    assert stored.params == {"lr": 0.1}
+    assert list(stored.metrics) == [("loss", (("subset", "train"),))], "no revision series"
+    assert stored.metrics[("loss", (("subset", "train"),))] == [
+        (s, 1.0 / (s + 1)) for s in range(300)
+    ]
+    (again,) = tracelet.sync([local.id], to=["aim"], progress=False)
+    assert (again.delivered, again.status) == (0, "up to date")
+
+
+def test_sigkill_mid_run_then_sync_resumes_the_aim_run(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    points = 30_000
+    script = tmp_path / "job.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys, time
+            import tracelet
+
+            points = int(sys.argv[1])
+            run = tracelet.start_logging("job", "sync-tests", ["local", "aim"],
+                                         config={"flush_interval": 0.05})
+            run.log_params({"lr": 0.01})
+            for step in range(points):
+                run.log_metric("train/loss", float(step), step=step)
+            while run.stats()["local"].delivered < points + 1:
+                time.sleep(0.01)
+            print("journaled", run.stats()["aim"].delivered, flush=True)
+            time.sleep(600)
+            """
+        )
+    )
+    env = clean_env({"TRACELET_AIM__REPO_PATH": str(repo)})
+    job = subprocess.Popen(
+        [sys.executable, str(script), str(points)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert job.stdout is not None
+    line = job.stdout.readline()
+    assert line.startswith("journaled"), job.stderr.read() if job.stderr else line
+    job.send_signal(signal.SIGKILL)
+    job.wait(30)
+    (found,) = list_runs(tmp_path / "tracelet-runs")
+    state = json.loads((found.path / "delivery" / "aim.json").read_text())
+    assert state["seq"] < points + 1, "AIM had everything before the kill"
+
+    result = checked(
+        run(
+            [sys.executable, "-m", "tracelet.cli", "sync", found.path],
+            tmp_path,
+            env={"TRACELET_AIM__REPO_PATH": str(repo)},
+            timeout=300,
+        )
+    )
+    assert "killed" in result.stdout, result.stdout + result.stderr
+    after = json.loads((found.path / "delivery" / "aim.json").read_text())
+    assert after["identity"] == state["identity"], "the same AIM run, resumed"
+    stored = read_aim(str(repo), state["identity"]["run_hash"])
+    assert list(stored.metrics) == [("loss", (("subset", "train"),))]
+    assert stored.metrics[("loss", (("subset", "train"),))] == [
+        (s, float(s)) for s in range(points)
+    ]
+    assert stored.params == {"lr": 0.01}
+    assert read_run(found.path).status == "killed"
