@@ -408,7 +408,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _baseline(path: Path, n: int) -> tuple[float, float]:
-    """Write the local backend's metric lines by hand; returns (writing s, fsync+close s).
+    """Write the local backend's metric lines (``[name, value, step, ts, seq]``) by hand;
+    returns (writing s, fsync+close s).
 
     This is what a careful person would write without Tracelet: each name quoted once,
     ``repr`` for finite floats (the text ``json.dumps`` gives them), one ``os.write`` per
@@ -424,10 +425,7 @@ def _baseline(path: Path, n: int) -> tuple[float, float]:
     for i in range(n):
         value = i * 0.25
         text = repr(value) if value - value == 0.0 else dumps(value)
-        lines.append(
-            f'{{"type":"metric","name":{quoted[names[i & 3]]},"value":{text},'
-            f'"step":{i >> 2},"ts":{now()!r},"seq":{i}}}'
-        )
+        lines.append(f"[{quoted[names[i & 3]]},{text},{i >> 2},{now()!r},{i}]")
         if len(lines) == BASELINE_BATCH:
             _write_all(fd, ("\n".join(lines) + "\n").encode("utf-8"))
             lines.clear()
@@ -442,10 +440,10 @@ def _baseline(path: Path, n: int) -> tuple[float, float]:
 def _same_first_line(run_file: Path, baseline_file: Path) -> bool:
     """Whether both files start with the same JSON record, timestamp aside."""
 
-    def first(path: Path) -> list[tuple[str, object]]:
+    def first(path: Path) -> list[object]:
         with open(path, encoding="utf-8") as fh:
-            record = json.loads(fh.readline())
-        return [(k, v) for k, v in record.items() if k != "ts"]
+            name, value, step, _ts, seq = json.loads(fh.readline())  # a metric point's array
+        return [name, value, step, seq]
 
     return first(run_file) == first(baseline_file)
 

@@ -43,7 +43,11 @@ def test_what_the_collectors_logged_is_what_mlflow_stored(repo: Any, store: str)
             "mlflow": {"tracking_uri": store},
         },
     )
-    time.sleep(0.6)
+    # At least one sample (under load the first may take longer than its 0.1 s interval).
+    deadline = time.monotonic() + 30
+    while "system/cpu_percent" not in memory.stored(run).metrics:
+        assert time.monotonic() < deadline, "no system sample in 30 s"
+        time.sleep(0.05)
     assert run.stop()
     logged = memory.stored(run)
     mlrun = find_run(store, run)

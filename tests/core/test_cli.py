@@ -375,7 +375,24 @@ def test_runs_lists_the_local_runs(tmp_path: Path) -> None:
     result = tracelet("runs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = table(result.stdout)
-    assert rows[0] == ["PROJECT", "NAME", "STATUS", "STARTED", "FOLDER"]
+    assert rows[0] == ["PROJECT", "NAME", "STATUS", "STARTED", "BEHIND", "FOLDER"]
     assert rows[1][:3] == ["cli", "shown", "finished"]
     assert rows[1][-1].endswith(folder.name)
     assert tracelet("runs", "--project", "other", cwd=tmp_path).stdout == ""
+
+
+def test_runs_reads_the_configured_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tracelet
+    from tracelet.cli import main
+
+    monkeypatch.setenv("TRACELET_LOCAL__PATH", str(tmp_path / "elsewhere"))
+    run = tracelet.start_logging("where", "cli", "local")
+    run.log_metric("x", 1.0)
+    assert run.stop()
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    out = capsys.readouterr().out
+    assert str(run.journal_path) in out
+    assert str(tmp_path / "elsewhere") in str(run.journal_path)

@@ -86,11 +86,18 @@ def test_run_folder_layout_and_metadata(host: PluginHost, tmp_path: Path) -> Non
     assert before <= meta["start_time"] <= meta["end_time"] <= time.time()
     lines = (path / RECORDS_FILE).read_text().splitlines()
     records = [json.loads(line) for line in lines]
-    assert [r["seq"] for r in records] == list(range(5))
-    assert [r["type"] for r in records] == ["param", "tag", "metric", "metric", "image"]
+    # A metric point is an array [name, value, step, ts, seq]; other records are objects.
+    assert [r["seq"] if isinstance(r, dict) else r[4] for r in records] == list(range(5))
+    assert [r["type"] if isinstance(r, dict) else "metric" for r in records] == [
+        "param",
+        "tag",
+        "metric",
+        "metric",
+        "image",
+    ]
     # JSON has no NaN or infinity: the journal spells them as strings float() reads back.
-    assert '"value":"NaN"' in lines[2]
-    assert '"value":"-Infinity"' in lines[3]
+    assert lines[2].startswith('["m","NaN",0,')
+    assert lines[3].startswith('["m","-Infinity",1,')
     image = records[4]
     assert (path / image["path"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not Path(image["path"]).is_absolute()

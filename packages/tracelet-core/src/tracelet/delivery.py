@@ -197,12 +197,18 @@ class Overflow:
     def warn(self) -> None:
         if not self._warned:
             self._warned = True
+            effect = (
+                "logging calls wait until there is room"
+                if self.policy == "block"
+                else "drops are counted in run.stats()"
+            )
             logger.warning(
-                "tracelet: %s: more than %d records waiting; applying overflow_policy=%s "
-                "(drops are counted in run.stats())",
+                "tracelet: %s: more than %d records waiting; overflow_policy=%s: %s "
+                "(reported once)",
                 self.what,
                 self.bound,
                 self.policy,
+                effect,
             )
 
     def shed(self, queue: deque[Any], excess: int, size: Any = None) -> int:

@@ -34,6 +34,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from tracelet.delivery import (
@@ -117,7 +118,7 @@ class Dispatcher:
         self._batch_limit = max(1, min(batch_size, max_queue_size))
         #: Buffer length at which the caller calls :meth:`pressure`.
         self.wake_at = self._batch_limit
-        self._overflow = Overflow("tracelet", max_queue_size, overflow_policy)
+        self._overflow = Overflow("the logging buffer", max_queue_size, overflow_policy)
         self.journal = journal
         self.journal_name = journal_name
         self._journal_written = 0
@@ -350,16 +351,17 @@ class Dispatcher:
         popleft = buffer.popleft
         limit = self._batch_limit
         while buffer:
+            # Only this thread takes from the left, and a drop policy never sheds the buffer
+            # below max_queue_size >= limit: the n records are there.
+            n = min(limit, len(buffer))
+            records = [popleft() for _ in repeat(None, n)]
+            if set(map(type, records)) == {tuple}:  # metric points only: the usual batch
+                self._send(Batch(metrics=records))
+                continue
             batch = Batch()
-            metrics, n = batch.metrics, 0
-            while n < limit:
-                try:
-                    record = popleft()
-                except IndexError:
-                    break
-                n += 1
+            for record in records:
                 if type(record) is tuple:
-                    metrics.append(record)
+                    batch.metrics.append(record)
                 elif isinstance(record, Param):
                     batch.params.append(record)
                 elif isinstance(record, Tag):
@@ -368,8 +370,7 @@ class Dispatcher:
                     batch.artifacts.append(record)
                 else:
                     batch.media.append(record)
-            if n:
-                self._send(batch)
+            self._send(batch)
 
     def _send(self, batch: Batch) -> None:
         start, end = self._write_journal(batch)

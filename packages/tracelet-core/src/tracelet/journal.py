@@ -9,8 +9,10 @@ Layout (format version 2; version 1 folders read the same)::
         media/               images and figures, one file each
         delivery/<name>.json how far each other backend got (see :mod:`tracelet.delivery_state`)
 
-Every line of ``records.jsonl`` has a ``seq`` (0, 1, 2, ... in the order written) and a
-``type``: ``metric`` (name, value, step, ts), ``param`` (name, value), ``tag`` (name, value),
+Every line of ``records.jsonl`` is one record with its ``seq`` (0, 1, 2, ... in the order
+written). A metric point, by far the most frequent record, is an array ``[name, value, step,
+ts, seq]`` (``["train/loss",0.25,3,1796004121.52,7]``); every other record is an object with
+a ``type``: ``param`` (name, value), ``tag`` (name, value),
 ``artifact`` (name, path, is_dir; ``path`` is ``null`` and ``error`` says why when the source
 was gone before it could be copied), ``text`` (name, text, step, ts), ``image`` (name, path,
 width, height, caption, step, ts), ``histogram`` (name, edges, counts, step, ts) or ``figure``
@@ -39,6 +41,7 @@ import socket
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -74,16 +77,6 @@ def write_json_atomic(path: Path, data: dict[str, Any], *, fsync: bool = True) -
             fh.flush()
             os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-class _MetricLine(msgspec.Struct, tag_field="type", tag="metric"):
-    """One metric line; a Struct encodes about three times faster than a dict."""
-
-    name: str
-    value: Any  # a float, or the spelling of NaN/inf (JSON has no literal for them)
-    step: int
-    ts: float
-    seq: int
 
 
 def _float_text(value: float) -> str:
@@ -142,14 +135,18 @@ class JournalWriter:
                 seq += 1
             chunks.append(self._encode_lines(lines))
         if batch.metrics:
-            metric_lines = []
-            for name, value, step, ts in batch.metrics:
-                finite = value - value == 0.0
-                metric_lines.append(
-                    _MetricLine(name, value if finite else _float_text(value), step, ts, seq)
+            points = batch.metrics
+            # One array per point: a tuple encodes at C speed, a dict per point would cost
+            # three times as much on the router's thread.
+            chunks.append(
+                self._encode_lines(
+                    [
+                        (name, value if value - value == 0.0 else _float_text(value), step, ts, q)
+                        for (name, value, step, ts), q in zip(points, count(seq), strict=False)
+                    ]
                 )
-                seq += 1
-            chunks.append(self._encode_lines(metric_lines))
+            )
+            seq += len(points)
         for a in batch.artifacts:
             chunks.append(encode(self._artifact_line(a, seq)) + b"\n")
             seq += 1
@@ -289,10 +286,26 @@ class JournalBatch:
     end: Position
 
 
-def _record(run_dir: Path, line: dict[str, Any], batch: Batch) -> None:
+def line_record(line: Any) -> dict[str, Any]:
+    """A decoded journal line as a dict with its ``type`` (a metric's array spelled out)."""
+    if type(line) is list:
+        name, value, step, ts, seq = line
+        return {"type": "metric", "name": name, "value": value, "step": step, "ts": ts, "seq": seq}
+    return line  # type: ignore[no-any-return]
+
+
+def _line_seq(line: Any) -> int:
+    return int(line[4] if type(line) is list else line["seq"])
+
+
+def _record(run_dir: Path, line: Any, batch: Batch) -> None:
     """Add the record of one journal line to ``batch``."""
+    if type(line) is list:
+        name, value, step, ts, _ = line
+        batch.metrics.append((name, float(value), step, ts))
+        return
     kind = line["type"]
-    if kind == "metric":
+    if kind == "metric":  # format version 1 wrote metric points as objects
         batch.metrics.append((line["name"], float(line["value"]), line["step"], line["ts"]))
     elif kind == "param":
         batch.params.append(Param(line["name"], line["value"]))
@@ -401,7 +414,7 @@ class JournalReader:
                     if end_seq is not None and position.seq >= end_seq:
                         break
                     _record(self.run_dir, line, batch)
-                    position = Position(line["seq"] + 1, position.offset + len(raw) + 1)
+                    position = Position(_line_seq(line) + 1, position.offset + len(raw) + 1)
                     lines_in_batch += 1
                     if lines_in_batch >= size:
                         yield JournalBatch(batch, batch_start, position)
@@ -438,6 +451,6 @@ def _seq_of(line: bytes) -> int | None:
     if not line.endswith(b"\n"):
         return None
     try:
-        return int(msgspec.json.decode(line)["seq"])
-    except (msgspec.DecodeError, KeyError, TypeError, ValueError):
+        return _line_seq(msgspec.json.decode(line))
+    except (msgspec.DecodeError, KeyError, IndexError, TypeError, ValueError):
         return None

@@ -30,6 +30,7 @@ from tracelet.journal import (
     JournalWriter,
     Position,
     close_run_meta,
+    line_record,
     new_run_meta,
     write_json_atomic,
 )
@@ -190,7 +191,7 @@ class LocalRun:
                     self.skipped_lines += 1
                     break
                 try:
-                    yield json.loads(raw)
+                    yield line_record(json.loads(raw))
                 except json.JSONDecodeError:
                     self.skipped_lines += 1
 
