@@ -1,7 +1,8 @@
 """Benchmarks of the journal and of ``tracelet sync``, printed side by side as tables.
 
-Run ``python benchmarks/bench_journal.py`` (a few minutes: 1M points into MLflow twice) or
-``--quick`` (seconds, used by the tests). Three sections:
+Run ``python benchmarks/bench_journal.py`` (about 20 minutes: 1M points into MLflow twice, a
+10-minute outage) or
+``--quick`` (seconds, used by the tests). Four sections:
 
 1. **Journal throughput**: metric points per second written to the run folder, sustained from
    the first ``log_metric`` until ``run.stop()`` returns (caller, router and the writes on this
@@ -14,6 +15,11 @@ Run ``python benchmarks/bench_journal.py`` (a few minutes: 1M points into MLflow
    hand-written ``MlflowClient.log_batch`` loop of 1,000 points a request over the same points
    into another run of the same store. Both are read back. Target: sync ≥ 90% of the
    hand-written rate.
+4. **A long outage**: a backend that refuses every write (ConnectionError) for 10 minutes
+   (``--outage-seconds``) while 1M points are logged at a steady pace, then comes back. The
+   process's RSS growth during the outage (target ≤ 50 MB: the backend catches up from the
+   journal, not from memory), the catch-up time, and a check that every point arrived in
+   order.
 
 Timing targets print PASS or FAIL and never change the exit status (they depend on the
 machine); a point missing when read back does (exit 1).
@@ -267,10 +273,94 @@ def _synced_run(client: object, experiment: str) -> str:
     return str(runs[0].info.run_id)
 
 
+# -- 4. a long outage ------------------------------------------------------------------------------
+
+
+class _Outage(BaseBackend):
+    """A backend that is down (ConnectionError) until ``up`` is set, then counts points."""
+
+    capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
+
+    def __init__(self) -> None:
+        self.up = False
+        self.points = 0
+        self.last_step = -1
+        self.in_order = True
+
+    def start(self, run: RunInfo) -> None:
+        pass
+
+    def write(self, batch: Batch) -> None:
+        if not self.up:
+            raise ConnectionError("down")
+        for _, _, step, _ in batch.metrics:
+            self.in_order = self.in_order and step == self.last_step + 1
+            self.last_step = step
+        self.points += len(batch.metrics)
+
+    def close(self, status: RunStatus) -> None:
+        pass
+
+
+def bench_outage(points: int, seconds: float) -> list[str]:
+    import psutil
+
+    print(f"\n4. A backend down for {seconds:g} s while {points:,} points are logged")
+    outage = _Outage()
+
+    class _Plugin:
+        @hookimpl
+        def tracelet_register_backends(self, register: RegisterBackend) -> None:
+            register("remote", lambda settings: outage)
+
+    host = PluginHost(load_entrypoints=False)
+    host.register(_Plugin(), name="outage")
+    process = psutil.Process()
+    run = start_run("outage", "bench", "remote", dict(COLLECTORS_OFF), host=host)
+    before = process.memory_info().rss
+    peak = before
+    pause = seconds / points * 1000
+    began = time.perf_counter()
+    for start in range(0, points, 1000):
+        for step in range(start, min(start + 1000, points)):
+            run.log_metric("train/loss", 0.5, step)
+        peak = max(peak, process.memory_info().rss)
+        time.sleep(max(0.0, began + (start + 1000) * pause / 1000 - time.perf_counter()))
+    peak = max(peak, process.memory_info().rss)
+    outage.up = True
+    recovered = time.perf_counter()
+    ok = run.stop(timeout=600)
+    caught_up = time.perf_counter() - recovered
+    growth_mb = (peak - before) / 2**20
+    print(
+        table(
+            ["case", "value"],
+            [
+                ["RSS growth during the outage (MB)", fmt_float(growth_mb)],
+                ["catch-up from the journal after it (s)", fmt_float(caught_up, 2)],
+                ["points delivered after the outage", fmt_int(outage.points)],
+            ],
+        )
+    )
+    print(f"target: RSS growth <= 50 MB: {'PASS' if growth_mb <= 50 else 'FAIL'}")
+    problems = []
+    if not ok or outage.points != points or not outage.in_order:
+        problems.append(
+            f"outage: {outage.points:,} of {points:,} points delivered after it "
+            f"(in order: {outage.in_order})"
+        )
+    return problems
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument("--only", choices=["throughput", "calls", "sync"], help="one section")
+    parser.add_argument(
+        "--only", choices=["throughput", "calls", "sync", "outage"], help="one section"
+    )
+    parser.add_argument(
+        "--outage-seconds", type=float, default=600.0, help="length of section 4's outage"
+    )
     args = parser.parse_args(argv)
     journal_points = 50_000 if args.quick else 3_000_000
     sync_points = 20_000 if args.quick else 1_000_000
@@ -284,6 +374,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_calls(5 if args.quick else 30)
         if args.only in (None, "sync"):
             problems += bench_sync(sync_points, workdir)
+        if args.only in (None, "outage"):
+            seconds = 3.0 if args.quick else args.outage_seconds
+            problems += bench_outage(50_000 if args.quick else 1_000_000, seconds)
     for problem in problems:
         print(f"ERROR: {problem}")
     return 1 if problems else 0

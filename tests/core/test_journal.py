@@ -385,3 +385,64 @@ def test_sync_does_not_split_a_run_across_two_when_the_backend_cannot_resume(
     assert result.status.startswith("error: remote cannot resume the run it started")
     assert (result.delivered, result.remaining) == (0, 1)
     assert list(store.runs) == ["r0"], "no second run with the rest"
+
+
+# -- poison records --------------------------------------------------------------------------------
+
+
+class Poisoned(Recorder):
+    """Refuses, for its content, any batch holding the metric ``poison`` (as an SDK raising
+    ValueError would); a ConnectionError on the first write stands for a transient error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transient = 1
+
+    def fail(self, batch: Batch) -> None:
+        if self.transient:
+            self.transient -= 1
+            raise ConnectionError("server restarting")
+        if any(name == "poison" for name, _, _, _ in batch.metrics):
+            raise ValueError("value refused by the SDK")
+
+
+def test_a_poisoned_point_among_10k_fails_alone(host: PluginHost) -> None:
+    poisoned = Poisoned()
+    run = start(host, {"p": poisoned}, batch_size=1000)
+    for step in range(10_000):
+        run.log_metric("poison" if step == 4321 else "x", float(step), step=step)
+    assert run.stop(timeout=30) is False, "a refused record makes the delivery incomplete"
+    stats = run.stats()["p"]
+    assert (stats.delivered, stats.failed, stats.pending, stats.retries) == (9999, 1, 0, 1)
+    assert [s for _, _, s in poisoned.points] == [s for s in range(10_000) if s != 4321]
+    state = delivery_file(run, "p")
+    assert state["failed"] == 1
+    assert state["failures"] == [
+        {"seq": 4000, "count": 1, "reason": "ValueError: value refused by the SDK"}
+    ]
+
+
+def test_transient_and_permanent_errors_are_told_apart() -> None:
+    from tracelet.backend import is_permanent_error
+
+    for transient in (ConnectionError(), TimeoutError(), OSError("locked"), RuntimeError()):
+        assert not is_permanent_error(transient)
+    for permanent in (ValueError(), TypeError(), OverflowError(), KeyError("k")):
+        assert is_permanent_error(permanent)
+
+
+def test_sync_on_start_delivers_what_earlier_runs_missed(host: PluginHost) -> None:
+    store = Store()
+    host.register(_ResumablePlugin(store), name="remote-plugin")
+    earlier = start_run("earlier", "tests", "remote", {"flush_interval": 0.05}, host=host)
+    store.down = True
+    for step in range(50):
+        earlier.log_metric("x", float(step), step=step)
+    assert earlier.stop(timeout=0.5) is False
+    store.down = False
+
+    later = start_run("later", "tests", "remote", {"sync_on_start": True}, host=host)
+    wait_for(lambda: len(store.runs["r0"]) == 50)
+    assert store.runs["r0"] == [("x", float(s), s) for s in range(50)]
+    assert later.stop()
+    assert list(store.runs) == ["r0", "r1"], "the live run was left alone"

@@ -311,3 +311,47 @@ def test_ctrl_c_twice_stops_waiting_and_says_how_to_deliver_the_rest(
     tracelet_cli("sync", folder, cwd=tmp_path)
     history = metric_history(sqlite_store, run_id, "train/loss")
     assert [s for s, _, _ in history] == list(range(points))
+
+
+def test_a_server_down_past_the_shutdown_timeout_gets_the_rest_from_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.mlflow_server import MlflowServer
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    server = MlflowServer(tmp_path / "server")
+    server.start()
+    try:
+        live = tracelet.start_logging(
+            exp_name="outage",
+            project="sync-tests",
+            backend=["mlflow"],
+            config={"flush_interval": 0.05, "mlflow": {"tracking_uri": server.uri}},
+        )
+        for step in range(500):
+            live.log_metric("loss", float(step), step=step)
+        assert live.flush(timeout=60)
+        server.stop()
+        for step in range(500, 3000):
+            live.log_metric("loss", float(step), step=step)
+        assert live.stop(timeout=2) is False
+        stats = live.stats()["mlflow"]
+        assert (stats.delivered, stats.undelivered, stats.pending, stats.failed) == (
+            500,
+            2500,
+            0,
+            0,
+        )
+        assert live.journal_path is not None
+        assert "mlflow 2,500 behind, not closed" in tracelet_cli("runs", cwd=tmp_path)
+
+        server.start()
+        out = tracelet_cli("sync", live.id, cwd=tmp_path)
+        assert "finished" in out, out
+        mlrun = mlflow_run(server.uri, live.id)
+        history = metric_history(server.uri, mlrun.info.run_id, "loss")  # type: ignore[attr-defined]
+        assert [(s, v) for s, v, _ in history] == [(s, float(s)) for s in range(3000)]
+        assert mlrun.info.status == "FINISHED"  # type: ignore[attr-defined]
+        assert "-" in tracelet_cli("runs", cwd=tmp_path).splitlines()[1].split()
+    finally:
+        server.stop()

@@ -10,9 +10,14 @@ Errors:
       :class:`~tracelet.errors.BackendStartError` (the user selected this backend). It must not
       hang: bound its network calls.
     * ``write`` raising :class:`~tracelet.errors.RejectedError` means "the rest is written,
-      these records never can be"; any other exception means "nothing was written, retry":
-      the dispatcher retries the same batch with backoff, so a backend must not half-write a
-      batch and then raise, or must tolerate the batch arriving again.
+      these records never can be". Any other exception is judged by the backend's optional
+      ``permanent_error(exc) -> bool`` (default: :func:`is_permanent_error`). A transient one
+      (connection, timeout, a server error, a locked database) means "nothing was written,
+      retry": the dispatcher retries the same batch with backoff, so a backend must not
+      half-write a batch and then raise, or must tolerate the batch arriving again. A permanent
+      one (the content is refused) makes the dispatcher split the batch in halves and write
+      each, until the records that cause it are alone; those are counted as failed with the
+      error, and the rest is delivered.
     * ``flush`` and ``close`` errors are logged and counted; they never reach the user's loop.
 """
 
@@ -108,6 +113,15 @@ class BaseBackend:
     @property
     def identity(self) -> dict[str, Any] | None:
         return None
+
+
+def is_permanent_error(exc: BaseException) -> bool:
+    """Whether retrying cannot help: the content was refused (``TypeError``, ``ValueError``,
+    ``OverflowError``, ``KeyError``). Network and I/O errors (``OSError``, which includes
+    ``ConnectionError`` and ``TimeoutError``) and anything else are transient."""
+    if isinstance(exc, OSError):
+        return False
+    return isinstance(exc, (TypeError, ValueError, OverflowError, KeyError))
 
 
 #: What a plugin registers: called with the backend's settings section (an instance of the

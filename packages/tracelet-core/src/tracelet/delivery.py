@@ -24,11 +24,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tracelet.backend import is_permanent_error
+from tracelet.delivery_state import DeliveryState
 from tracelet.errors import RejectedError
-from tracelet.journal import JournalReader, Position, write_json_atomic
+from tracelet.journal import JournalReader, Position
+from tracelet.overflow import Overflow
 from tracelet.records import Batch, Capability, RunStatus
 
 if TYPE_CHECKING:
@@ -41,8 +43,8 @@ logger = logging.getLogger("tracelet.dispatch")
 RETRY_INITIAL_BACKOFF = 0.25
 #: Longest wait between two attempts at the same batch, in seconds.
 RETRY_MAX_BACKOFF = 10.0
-#: How many refusal reasons a delivery file keeps (the count is always exact).
-MAX_FAILURE_REASONS = 100
+#: While writes keep failing, a warning at most this often (seconds); the rest at DEBUG.
+RETRY_WARNING_INTERVAL = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,76 +107,6 @@ class CloseRequest:
 Message = Routed | FlushRequest | CloseRequest
 
 
-@dataclass
-class DeliveryState:
-    """How far one backend got with a run: ``delivery/<backend>.json`` in the run folder.
-
-    Attributes:
-        backend: The backend's name.
-        identity: The backend's own id of the run (what ``start`` needs to resume it), or
-            ``None`` if the backend never started it.
-        cursor: Every record before ``cursor.seq`` was handled (delivered, refused or not of a
-            kind the backend stores).
-        delivered: Records written, over every session (live and ``tracelet sync``).
-        failed: Records the backend refused; ``failures`` keeps the first reasons.
-        closed: Whether the backend's run was closed with the run's final status.
-    """
-
-    path: Path
-    backend: str
-    identity: dict[str, Any] | None = None
-    cursor: Position = field(default_factory=Position)
-    delivered: int = 0
-    failed: int = 0
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    closed: bool = False
-
-    @classmethod
-    def load(cls, run_dir: Path, backend: str) -> DeliveryState:
-        """The stored state (a fresh one when the file does not exist)."""
-        import json
-
-        from tracelet.journal import DELIVERY_DIR
-
-        path = run_dir / DELIVERY_DIR / f"{backend}.json"
-        if not path.exists():
-            return cls(path, backend)
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(
-            path,
-            backend,
-            identity=data.get("identity"),
-            cursor=Position(int(data["seq"]), int(data["offset"])),
-            delivered=int(data.get("delivered", 0)),
-            failed=int(data.get("failed", 0)),
-            failures=list(data.get("failures", [])),
-            closed=bool(data.get("closed", False)),
-        )
-
-    def save(self, *, fsync: bool = False) -> None:
-        self.path.parent.mkdir(exist_ok=True)
-        write_json_atomic(
-            self.path,
-            {
-                "backend": self.backend,
-                "identity": self.identity,
-                "seq": self.cursor.seq,
-                "offset": self.cursor.offset,
-                "delivered": self.delivered,
-                "failed": self.failed,
-                "failures": self.failures,
-                "closed": self.closed,
-                "updated": time.time(),
-            },
-            fsync=fsync,
-        )
-
-    def add_failure(self, seq: int, count: int, reason: str) -> None:
-        self.failed += count
-        if len(self.failures) < MAX_FAILURE_REASONS:
-            self.failures.append({"seq": seq, "count": count, "reason": reason})
-
-
 @dataclass(frozen=True, slots=True)
 class JournalFeed:
     """What a worker needs to catch up from the journal."""
@@ -182,64 +114,6 @@ class JournalFeed:
     reader: JournalReader
     state: DeliveryState
     batch_size: int
-
-
-class Overflow:
-    """``overflow_policy`` for one queue: warns once, counts what it drops."""
-
-    def __init__(self, what: str, bound: int, policy: OverflowPolicy) -> None:
-        self.what = what
-        self.bound = bound
-        self.policy = policy
-        self.dropped = 0
-        self._warned = False
-
-    def warn(self) -> None:
-        if not self._warned:
-            self._warned = True
-            effect = (
-                "logging calls wait until there is room"
-                if self.policy == "block"
-                else "drops are counted in run.stats()"
-            )
-            logger.warning(
-                "tracelet: %s: more than %d records waiting; overflow_policy=%s: %s "
-                "(reported once)",
-                self.what,
-                self.bound,
-                self.policy,
-                effect,
-            )
-
-    def shed(self, queue: deque[Any], excess: int, size: Any = None) -> int:
-        """Drop ``excess`` records from ``queue`` and return how many went.
-
-        Plain records (``size`` is ``None``) go from the end the policy names: the oldest with
-        ``drop_oldest``, else the newest. Otherwise items go oldest first, ``size(item)``
-        giving an item's record count, or ``None`` for an item that must stay (a request).
-        """
-        self.warn()
-        gone = 0
-        if size is None:
-            pop = queue.popleft if self.policy == "drop_oldest" else queue.pop
-            while gone < excess:
-                try:
-                    pop()
-                except IndexError:  # emptied meanwhile by the router
-                    break
-                gone += 1
-        else:
-            kept = []
-            while queue and gone < excess:
-                item = queue.popleft()
-                n = size(item)
-                if n is None:
-                    kept.append(item)
-                else:
-                    gone += n
-            queue.extendleft(reversed(kept))
-        self.dropped += gone
-        return gone
 
 
 class BackendWorker:
@@ -275,6 +149,7 @@ class BackendWorker:
         self._abandoned = 0  # records counted undelivered/failed by give_up_pending
         self.unsupported = 0
         self.retries = 0
+        self._warned_at = 0.0
         self.last_error: str | None = None
         self._warned_unsupported: set[str] = set()
         self._thread = threading.Thread(
@@ -462,6 +337,22 @@ class BackendWorker:
 
     def _write(self, batch: Batch, start: Position, end: Position) -> None:
         size = len(batch)
+        outcome = self._store(batch)
+        if outcome is None:  # given up at the shutdown deadline
+            self._settle(size, end, undelivered=size)
+            return
+        refused, reason = outcome
+        self._settle(size, end, failed=refused, reason=(start.seq, reason) if refused else None)
+
+    def _store(self, batch: Batch) -> tuple[int, str] | None:
+        """Write the batch, retrying transient errors with backoff; a permanent error splits it
+        until the records that cause it are alone, and those are refused.
+
+        Returns:
+            How many records were refused and why (``(0, "")`` when all were written), or
+            ``None`` when writes still failed at the shutdown deadline.
+        """
+        size = len(batch)
         backoff = RETRY_INITIAL_BACKOFF
         while True:
             try:
@@ -470,10 +361,11 @@ class BackendWorker:
                 refused = min(max(exc.count, 0), size)
                 self.last_error = f"RejectedError: {exc}"
                 logger.warning("backend %r refused %d record(s): %s", self.name, refused, exc)
-                self._settle(size, end, failed=refused, reason=(start.seq, str(exc)))
-                return
+                return refused, str(exc)
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                if self._permanent(exc):
+                    return self._isolate(batch, self.last_error)
                 deadline = self._deadline
                 if deadline is not None and time.monotonic() >= deadline:
                     self._given_up.set()
@@ -486,14 +378,12 @@ class BackendWorker:
                         lost,
                         self.last_error,
                     )
-                    self._settle(size, end, undelivered=size)
-                    return
+                    return None
                 self.retries += 1
-                level = (
-                    logging.WARNING
-                    if self.retries == 1 or backoff >= RETRY_MAX_BACKOFF
-                    else logging.DEBUG
-                )
+                now = time.monotonic()
+                level = logging.DEBUG
+                if self.retries == 1 or now - self._warned_at >= RETRY_WARNING_INTERVAL:
+                    level, self._warned_at = logging.WARNING, now  # a long outage: once a minute
                 logger.log(
                     level,
                     "backend %r: write of %d record(s) failed (%s); retrying in %.2gs",
@@ -505,8 +395,29 @@ class BackendWorker:
                 self._pause(backoff)
                 backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
                 continue
-            self._settle(size, end)
-            return
+            return 0, ""
+
+    def _permanent(self, exc: Exception) -> bool:
+        judge = getattr(self.backend, "permanent_error", None)
+        try:
+            return bool(judge(exc)) if callable(judge) else is_permanent_error(exc)
+        except Exception:  # a broken judge: retrying is the safe side
+            return False
+
+    def _isolate(self, batch: Batch, error: str) -> tuple[int, str] | None:
+        """A permanent error: refuse a lone record, else write each half on its own."""
+        if len(batch) <= 1:
+            logger.warning("backend %r refused a record: %s", self.name, error)
+            return len(batch), error
+        refused, reasons = 0, []
+        for half in batch.halves():
+            outcome = self._store(half)
+            if outcome is None:
+                return None
+            refused += outcome[0]
+            if outcome[1]:
+                reasons.append(outcome[1])
+        return refused, "; ".join(dict.fromkeys(reasons))
 
     def _pause(self, seconds: float) -> None:
         """Wait before retrying: the start of shutdown cuts the wait short (once), and while

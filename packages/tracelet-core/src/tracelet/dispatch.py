@@ -45,17 +45,17 @@ from tracelet.delivery import (
     CloseRequest,
     FlushRequest,
     JournalFeed,
-    Overflow,
     Routed,
 )
 from tracelet.errors import RejectedError
 from tracelet.journal import JournalReader, Position
+from tracelet.overflow import Overflow
 from tracelet.records import Artifact, Batch, Param, RunStatus, Tag
 
 if TYPE_CHECKING:
     from tracelet.backend import Backend
     from tracelet.backends.local import LocalBackend
-    from tracelet.delivery import DeliveryState
+    from tracelet.delivery_state import DeliveryState
     from tracelet.settings.model import OverflowPolicy
 
 __all__ = ["CLOSE_RESERVE", "BackendStats", "Dispatcher"]

@@ -43,7 +43,7 @@ class Gap:
 
 def delivery_gaps(run_dir: Path) -> list[Gap]:
     """Every backend with a delivery file in ``run_dir``, in name order."""
-    from tracelet.delivery import DeliveryState
+    from tracelet.delivery_state import DeliveryState
 
     folder = run_dir / DELIVERY_DIR
     if not folder.is_dir():

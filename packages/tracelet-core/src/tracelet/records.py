@@ -215,3 +215,14 @@ class Batch:
             artifacts=self.artifacts if "artifacts" in capabilities else [],
             media=[m for m in self.media if MEDIA_CAPABILITY[type(m)] in capabilities],
         )
+
+    def halves(self) -> tuple[Batch, Batch]:
+        """The records split in two batches of (nearly) equal size, order kept (to find the
+        record a backend refuses)."""
+        kinds = ("params", "tags", "metrics", "artifacts", "media")
+        flat = [(kind, record) for kind in kinds for record in getattr(self, kind)]
+        first, second = Batch(), Batch()
+        middle = len(flat) // 2
+        for i, (kind, record) in enumerate(flat):
+            getattr(first if i < middle else second, kind).append(record)
+        return first, second

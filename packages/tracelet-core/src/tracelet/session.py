@@ -128,6 +128,8 @@ def start_run(
         _active = run
         _live.append(run)
         _install_process_hooks(sigterm=settings.handle_sigterm)
+        if settings.sync_on_start and run.journal_path is not None:
+            _sync_in_background(host)
     logger.info(
         "tracelet: run %r (project %r) logging to %s",
         info.name,
@@ -182,6 +184,35 @@ def _start_backends(
     return started
 
 
+def _sync_in_background(host: PluginHost) -> threading.Thread:
+    """``sync_on_start``: deliver the earlier runs' backlog on a daemon thread (this run, being
+    alive, is skipped); each batch's cursor is saved, so exiting mid-way loses nothing."""
+
+    def work() -> None:
+        from tracelet.syncing import sync
+
+        try:
+            results = sync(every=True, progress=False, host=host)
+        except Exception:
+            logger.exception("tracelet: sync_on_start failed")
+            return
+        for r in results:
+            if r.delivered or r.status.startswith("error"):
+                level = logging.WARNING if r.status.startswith("error") else logging.INFO
+                logger.log(
+                    level,
+                    "tracelet: sync_on_start: %s -> %s: %d delivered, %s",
+                    r.run.name,
+                    r.backend,
+                    r.delivered,
+                    r.status,
+                )
+
+    thread = threading.Thread(target=work, name="tracelet-sync-on-start", daemon=True)
+    thread.start()
+    return thread
+
+
 def _loaded_plugins(host: PluginHost) -> dict[str, str]:
     return {
         name: " ".join(part for part in (p.distribution, p.version) if part)
@@ -197,7 +228,7 @@ def _launch(
     plugins: Mapping[str, str],
     journal: LocalBackend | None,
 ) -> Run:
-    from tracelet.delivery import DeliveryState
+    from tracelet.delivery_state import DeliveryState
     from tracelet.dispatch import Dispatcher
 
     s = resolved.settings

@@ -215,7 +215,8 @@ def _sync_backend(
     run: LocalRun, target: str, status: RunStatus, end: Position, options: _Options
 ) -> SyncResult:
     from tracelet.backend import RunInfo
-    from tracelet.delivery import BackendWorker, DeliveryState, JournalFeed
+    from tracelet.delivery import BackendWorker, JournalFeed
+    from tracelet.delivery_state import DeliveryState
     from tracelet.errors import ConfigError
     from tracelet.settings import resolve_settings
 

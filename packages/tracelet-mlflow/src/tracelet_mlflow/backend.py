@@ -148,6 +148,16 @@ class MlflowBackend(BaseBackend):
             return None
         return None if found.info.lifecycle_stage == "deleted" else found
 
+    def permanent_error(self, exc: BaseException) -> bool:
+        """Retrying cannot help: MLflow refused a value (INVALID_PARAMETER_VALUE), or the
+        records could not be turned into a request (TypeError). Everything else, a garbled
+        answer from a proxy included, is retried."""
+        from mlflow.exceptions import MlflowException
+
+        if isinstance(exc, MlflowException):
+            return bool(exc.error_code == "INVALID_PARAMETER_VALUE")
+        return isinstance(exc, TypeError)
+
     @property
     def identity(self) -> dict[str, Any] | None:
         """The store (absolute for a local database), experiment and run ids."""

@@ -104,6 +104,11 @@ class CoreSettings(BaseSettings):
         "to the other backends from it, so that `tracelet sync` can finish any delivery later. "
         "Off: a backend that misses records loses them.",
     )
+    sync_on_start: bool = Field(
+        False,
+        description="When a run starts, deliver in the background what backends missed of the "
+        "earlier runs under the same local.path (as `tracelet sync --all`).",
+    )
     handle_sigterm: bool = Field(
         True,
         description="On SIGTERM (how clusters and containers stop a job), deliver what is "
