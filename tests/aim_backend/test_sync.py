@@ -16,6 +16,7 @@ from support.processes import checked, clean_env, run
 
 import tracelet
 from tracelet.backends.local import list_runs, read_run
+from tracelet.delivery_state import DeliveryState
 from tracelet.plugins import get_default_host
 from tracelet.session import start_run
 
@@ -85,7 +86,7 @@ def test_sigkill_mid_run_then_sync_resumes_the_aim_run(tmp_path: Path) -> None:
     job.wait(30)
     (found,) = list_runs(tmp_path / "tracelet-runs")
     state = json.loads((found.path / "delivery" / "aim.json").read_text())
-    assert state["seq"] < points + 1, "AIM had everything before the kill"
+    assert DeliveryState.load(found.path, "aim").cursor.seq < points + 1, "AIM had it all"
 
     result = checked(
         run(

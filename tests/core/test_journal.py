@@ -446,3 +446,24 @@ def test_sync_on_start_delivers_what_earlier_runs_missed(host: PluginHost) -> No
     assert store.runs["r0"] == [("x", float(s), s) for s in range(50)]
     assert later.stop()
     assert list(store.runs) == ["r0", "r1"], "the live run was left alone"
+
+
+def test_progress_lines_carry_the_cursor_between_state_files(tmp_path: Path) -> None:
+    from tracelet.delivery_state import DeliveryState
+
+    state = DeliveryState.load(tmp_path, "b")
+    state.identity = {"id": "r0"}
+    state.save()
+    for seq in (1000, 2000, 3000):
+        state.cursor, state.delivered = Position(seq, seq * 40), seq
+        state.record_progress()
+    state.release()
+    with open(state.progress_path, "ab") as fh:
+        fh.write(b"[4000,160")  # cut short by a crash
+    loaded = DeliveryState.load(tmp_path, "b")
+    assert (loaded.identity, loaded.cursor, loaded.delivered) == (
+        {"id": "r0"},
+        Position(3000, 120000),
+        3000,
+    )
+    assert not loaded.closed

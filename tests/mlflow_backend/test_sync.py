@@ -22,6 +22,7 @@ from support.processes import checked, clean_env, run
 
 import tracelet
 from tracelet.backends.local import list_runs, read_run
+from tracelet.delivery_state import DeliveryState
 from tracelet.media import encode_png
 from tracelet.plugins import get_default_host
 from tracelet.session import start_run
@@ -263,13 +264,13 @@ def test_a_sync_killed_mid_way_and_run_again_stores_each_point_once(
     state_file = folder / "delivery" / "mlflow.json"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if state_file.exists() and json.loads(state_file.read_text())["seq"] >= 5000:
+        if DeliveryState.load(folder, "mlflow").cursor.seq >= 5000:
             break
         assert sync.poll() is None, "the sync ended before it could be interrupted"
         time.sleep(0.005)
     sync.send_signal(signal.SIGKILL)
     sync.wait(30)
-    cut = json.loads(state_file.read_text())["seq"]
+    cut = DeliveryState.load(folder, "mlflow").cursor.seq
     assert 0 < cut < points, cut
 
     tracelet_cli("sync", folder, "--to", "mlflow", cwd=tmp_path,

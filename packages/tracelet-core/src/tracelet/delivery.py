@@ -462,16 +462,19 @@ class BackendWorker:
             state = feed.state
             state.cursor = end
             state.delivered += delivered
-            if failed and reason is not None:
-                state.add_failure(reason[0], failed, reason[1])
             try:
-                state.save()
+                if failed and reason is not None:  # rare: the reasons go in the JSON file
+                    state.add_failure(reason[0], failed, reason[1])
+                    state.save()
+                state.record_progress()
             except OSError as exc:
                 logger.warning("backend %r: could not save delivery state: %s", self.name, exc)
 
     def _flush(self, request: FlushRequest) -> None:
         try:
             self.backend.flush()
+            if self.feed is not None:
+                self.feed.state.save(fsync=True)
         except Exception as exc:
             request.ok = False
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -492,6 +495,7 @@ class BackendWorker:
             feed.state.closed = request.ok and not self._given_up.is_set()
             try:
                 feed.state.save(fsync=True)
+                feed.state.release()
             except OSError as exc:
                 logger.warning("backend %r: could not save delivery state: %s", self.name, exc)
         request.done.set()

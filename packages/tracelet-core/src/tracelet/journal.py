@@ -7,7 +7,7 @@ Layout (format version 2; version 1 folders read the same)::
         records.jsonl        one JSON object per record, appended batch by batch
         artifacts/           copies of logged files and directories
         media/               images and figures, one file each
-        delivery/<name>.json how far each other backend got (see :mod:`tracelet.delivery_state`)
+        delivery/            how far each other backend got (see :mod:`tracelet.delivery_state`)
 
 Every line of ``records.jsonl`` is one record with its ``seq`` (0, 1, 2, ... in the order
 written). A metric point, by far the most frequent record, is an array ``[name, value, step,

@@ -262,6 +262,7 @@ def _sync_backend(
             state.identity,
             identity,
         )
+        state.progress_path.unlink(missing_ok=True)  # the old run's cursor no longer applies
         state = DeliveryState(state.path, target)
         already = 0
     state.identity = identity
