@@ -467,3 +467,22 @@ def test_progress_lines_carry_the_cursor_between_state_files(tmp_path: Path) -> 
         3000,
     )
     assert not loaded.closed
+
+
+def test_show_finds_a_run_by_id_name_or_latest(
+    host: PluginHost, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tracelet.cli import main
+
+    first = start_run("alpha", "tests", "local", host=host)
+    first.log_metric("x", 1.0)
+    assert first.stop()
+    second = start_run("beta", "tests", "local", host=host)
+    second.log_metric("y", 2.0)
+    assert second.stop()
+    for ref, name in ((first.id, "alpha"), ("alpha", "alpha"), ("latest", "beta")):
+        capsys.readouterr()
+        assert main(["show", ref]) == 0
+        assert f"name:     {name}" in capsys.readouterr().out
+    assert main(["show", "gamma"]) == 2
+    assert "no run 'gamma'" in capsys.readouterr().err

@@ -11,8 +11,9 @@ Commands::
                                            file:line or default); secrets are redacted
     tracelet runs [PATH] [--project NAME]  the runs under PATH (default: local.path), with the
                                            backends each is behind on
-    tracelet show RUN_FOLDER [--json]      what one local run holds: status, params, tags,
-                                           a summary of each metric, artifacts and media
+    tracelet show RUN [--json]             what one local run holds (a folder, run id, run name
+                                           or 'latest'): status, params, tags, a summary of each
+                                           metric, artifacts, media and delivery
     tracelet sync [RUN ...] [--all] [--to BACKEND] [--dry-run] [--force] [--timeout S]
                                            deliver from the journal what backends missed
 
@@ -133,10 +134,12 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser(
         "show",
         help="summarise one run of the local backend",
-        description="Show what a local run folder holds: status, params, tags, each metric "
-        "(points, steps, last/min/max value), artifacts and media.",
+        description="Show what a local run holds: status, params, tags, each metric "
+        "(points, steps, last/min/max value), artifacts, media and how far each backend's "
+        "delivery got. RUN is a run folder, a run id, a run name (its latest run) or 'latest', "
+        "looked up under local.path.",
     )
-    show.add_argument("run_folder", metavar="RUN_FOLDER")
+    show.add_argument("run_folder", metavar="RUN")
     show.add_argument("--json", action="store_true", help="print a JSON object")
     show.set_defaults(handler=_cmd_show)
 
@@ -372,11 +375,19 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     import math
+    from pathlib import Path
 
     from tracelet.backends.local import read_run
+    from tracelet.syncing import find_runs
 
     try:
-        run = read_run(args.run_folder)
+        if Path(args.run_folder).is_dir():  # a folder: read it, or say why it is not a run
+            run = read_run(args.run_folder)
+        else:
+            root = _runs_root(None)
+            if root is None:
+                return EXIT_CONFIG_ERROR
+            run = read_run(find_runs([args.run_folder], Path(root))[0])
     except FileNotFoundError as exc:
         print(f"tracelet: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
