@@ -356,3 +356,53 @@ def test_a_server_down_past_the_shutdown_timeout_gets_the_rest_from_sync(
         assert "-" in tracelet_cli("runs", cwd=tmp_path).splitlines()[1].split()
     finally:
         server.stop()
+
+
+def test_a_server_down_at_start_is_deferred_then_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``backend_start_failure: defer``: the run logs on without MLflow; sync creates it later."""
+    from support.mlflow_server import MlflowServer
+
+    server = MlflowServer(tmp_path / "server")  # not started yet
+    with caplog.at_level("WARNING", logger="tracelet"):
+        live = tracelet.start_logging(
+            exp_name="deferred",
+            project="sync-tests",
+            backend=["local", "mlflow"],
+            config={
+                "backend_start_failure": "defer",
+                "mlflow": {"tracking_uri": server.uri, "start_timeout": 2},
+            },
+        )
+    assert live.backends == ("local",)
+    assert any("backend 'mlflow' could not start" in r.getMessage() for r in caplog.records)
+    for step in range(1500):
+        live.log_metric("loss", float(step), step=step)
+    live.log_params({"lr": 0.5})
+    assert live.stop()
+    assert "mlflow 1,501 behind, not closed" in tracelet_cli("runs", cwd=tmp_path)
+
+    server.start()
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
+        (result,) = tracelet.sync([live.id], progress=False)
+        assert (result.backend, result.delivered, result.status) == ("mlflow", 1501, "finished")
+        mlrun = mlflow_run(server.uri, live.id)
+        assert mlrun.data.params == {"lr": "0.5"}  # type: ignore[attr-defined]
+        history = metric_history(server.uri, mlrun.info.run_id, "loss")  # type: ignore[attr-defined]
+        assert [s for s, _, _ in history] == list(range(1500))
+    finally:
+        server.stop()
+
+
+def test_without_defer_a_server_down_at_start_still_fails_fast(tmp_path: Path) -> None:
+    from tracelet.errors import BackendStartError
+
+    with pytest.raises(BackendStartError, match="did not answer"):
+        tracelet.start_logging(
+            exp_name="strict",
+            project="sync-tests",
+            backend=["mlflow"],
+            config={"mlflow": {"tracking_uri": "http://127.0.0.1:9", "start_timeout": 1}},
+        )

@@ -30,6 +30,8 @@ from tracelet.errors import BackendStartError
 from tracelet.run import Run
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tracelet.backend import Backend, RunInfo
     from tracelet.backends.local import LocalBackend
     from tracelet.collector import Collector
@@ -160,9 +162,14 @@ def _start_journal(resolved: ResolvedSettings, info: RunInfo) -> LocalBackend | 
 def _start_backends(
     host: PluginHost, resolved: ResolvedSettings, info: RunInfo, journal: LocalBackend | None
 ) -> dict[str, Backend]:
-    """Start every selected backend but the journal's ``local``; on a failure close what
-    started (the journal too) and raise :class:`BackendStartError`."""
+    """Start every selected backend but the journal's ``local``.
+
+    A backend that fails to start raises :class:`BackendStartError` after what started (the
+    journal too) is closed; with ``backend_start_failure: defer`` and a journal, the run goes on
+    without it instead, and ``tracelet sync`` creates its run and delivers later.
+    """
     started: dict[str, Backend] = {}
+    defer = resolved.settings.backend_start_failure == "defer" and journal is not None
     for name in resolved.settings.backend:
         if name == "local" and journal is not None:
             continue
@@ -171,6 +178,9 @@ def _start_backends(
             backend = spec.factory(resolved.section(name))
             backend.start(info)
         except Exception as exc:
+            if defer and journal is not None and journal.run_dir is not None:
+                _defer(name, exc, journal.run_dir)
+                continue
             closing: dict[str, Backend] = dict(started)
             if journal is not None:
                 closing["local"] = journal
@@ -182,6 +192,24 @@ def _start_backends(
             raise BackendStartError(f"backend '{name}' could not start: {exc}") from exc
         started[name] = backend
     return started
+
+
+def _defer(name: str, exc: Exception, run_dir: Path) -> None:
+    """Leave a backend that could not start to ``tracelet sync``: its delivery state says it
+    has nothing (so ``tracelet runs`` shows it behind)."""
+    import shlex
+
+    from tracelet.delivery_state import DeliveryState
+
+    DeliveryState.load(run_dir, name).save()
+    logger.warning(
+        "tracelet: backend %r could not start (%s: %s); logging on without it. Its records "
+        "stay in the journal; deliver them when it is back with: tracelet sync %s",
+        name,
+        type(exc).__name__,
+        exc,
+        shlex.quote(str(run_dir)),
+    )
 
 
 def _sync_in_background(host: PluginHost) -> threading.Thread:
@@ -253,7 +281,11 @@ def _launch(
     dispatcher.start()
     shown: dict[str, Backend] = dict(backends)
     if journal is not None and "local" in s.backend:
-        shown = {name: journal if name == "local" else backends[name] for name in s.backend}
+        shown = {
+            name: journal if name == "local" else backends[name]
+            for name in s.backend
+            if name == "local" or name in backends  # not a deferred one
+        }
     return Run(
         info,
         dispatcher=dispatcher,

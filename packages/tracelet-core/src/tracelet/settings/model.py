@@ -104,6 +104,12 @@ class CoreSettings(BaseSettings):
         "to the other backends from it, so that `tracelet sync` can finish any delivery later. "
         "Off: a backend that misses records loses them.",
     )
+    backend_start_failure: Literal["raise", "defer"] = Field(
+        "raise",
+        description="A backend that cannot start (server down, no network): raise "
+        "BackendStartError from start_logging, or defer it: log on without it (the journal "
+        "keeps everything) and let `tracelet sync` deliver when it is back. defer needs journal.",
+    )
     sync_on_start: bool = Field(
         False,
         description="When a run starts, deliver in the background what backends missed of the "
