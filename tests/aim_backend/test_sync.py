@@ -12,25 +12,19 @@ from pathlib import Path
 
 import pytest
 from support.aim_reading import read_run as read_aim
+from support.journal_runs import offline_run
 from support.processes import checked, clean_env, run
 
 import tracelet
 from tracelet.backends.local import list_runs, read_run
 from tracelet.delivery_state import DeliveryState
-from tracelet.plugins import get_default_host
-from tracelet.session import start_run
 
 
 def test_a_local_only_run_is_synced_into_aim_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = tmp_path / "repo"
-    local = start_run("offline", "sync-tests", "local", {"flush_interval": 0.05},
-                      host=get_default_host())  # fmt: skip
-    local.log_params({"lr": 0.1})
-    for step in range(300):
-        local.log_metric("train/loss", 1.0 / (step + 1), step=step)
-    assert local.stop()
+    local = offline_run("offline", "train/loss", 300, {"lr": 0.1})
     monkeypatch.setenv("TRACELET_AIM__REPO_PATH", str(repo))
     (result,) = tracelet.sync([local.journal_path], to=["aim"], progress=False)  # type: ignore[list-item]
     assert (result.delivered, result.remaining, result.status) == (301, 0, "finished")

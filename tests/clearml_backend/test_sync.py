@@ -7,21 +7,15 @@ from pathlib import Path
 
 import pytest
 from support.clearml_reading import read_session
+from support.journal_runs import offline_run
 
 import tracelet
-from tracelet.plugins import get_default_host
-from tracelet.session import start_run
 
 
 def test_a_local_only_run_is_synced_into_clearml_once(
     clearml_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = start_run("offline", "sync-tests", "local", {"flush_interval": 0.05},
-                    host=get_default_host())  # fmt: skip
-    run.log_params({"lr": 0.1})
-    for step in range(200):
-        run.log_metric("train/loss", 1.0 / (step + 1), step=step)
-    assert run.stop()
+    run = offline_run("offline", "train/loss", 200, {"lr": 0.1})
     monkeypatch.setenv("TRACELET_CLEARML__OFFLINE", "true")
     (result,) = tracelet.sync([run.id], to=["clearml"], progress=False)
     assert (result.delivered, result.remaining, result.status) == (201, 0, "finished")

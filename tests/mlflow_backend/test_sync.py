@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.mlflow_reading import metric_history
+from support.mlflow_reading import find_run, metric_history
 from support.mlflow_server import MLFLOW_ENV
 from support.processes import checked, clean_env, run
 
@@ -26,7 +26,6 @@ from tracelet.delivery_state import DeliveryState
 from tracelet.media import encode_png
 from tracelet.plugins import get_default_host
 from tracelet.session import start_run
-from tracelet_mlflow.backend import RUN_ID_TAG
 
 #: A training script: logs POINTS points to local + mlflow, says so once they are all in the
 #: journal, then waits to be stopped.
@@ -79,17 +78,6 @@ def only_run(tmp_path: Path) -> Path:
     return runs[0].path
 
 
-def mlflow_run(uri: str, tracelet_id: str) -> object:
-    from mlflow import MlflowClient
-    from mlflow.entities import ViewType
-
-    client = MlflowClient(uri)
-    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
-    found = client.search_runs(experiments, f"tags.`{RUN_ID_TAG}` = '{tracelet_id}'")
-    assert len(found) == 1, f"{len(found)} MLflow runs for {tracelet_id}"
-    return found[0]
-
-
 def tracelet_cli(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
     result = checked(
         run(
@@ -114,8 +102,8 @@ def test_sigkill_mid_run_then_sync_delivers_every_point_exactly_once(
     stored = read_run(folder)
     assert stored.status == "running", "SIGKILL leaves no chance to close"
     assert len(stored.metric_history("train/loss")) == points
-    mlrun = mlflow_run(sqlite_store, stored.id)
-    run_id = mlrun.info.run_id  # type: ignore[attr-defined]
+    mlrun = find_run(sqlite_store, stored.id)
+    run_id = mlrun.info.run_id
     before = metric_history(sqlite_store, run_id, "train/loss")
     assert len(before) < points, f"MLflow already had everything ({at_kill} at the kill)"
 
@@ -124,9 +112,9 @@ def test_sigkill_mid_run_then_sync_delivers_every_point_exactly_once(
     assert "killed" in out, out
     history = metric_history(sqlite_store, run_id, "train/loss")
     assert [(s, v) for s, v, _ in history] == [(s, 1.0 / (s + 1)) for s in range(points)]
-    mlrun = mlflow_run(sqlite_store, stored.id)
-    assert mlrun.info.status == "KILLED"  # type: ignore[attr-defined]
-    assert mlrun.data.params == {"lr": "0.01", "points": str(points)}  # type: ignore[attr-defined]
+    mlrun = find_run(sqlite_store, stored.id)
+    assert mlrun.info.status == "KILLED"
+    assert mlrun.data.params == {"lr": "0.01", "points": str(points)}
     assert read_run(folder).status == "killed"
     state = json.loads((folder / "delivery" / "mlflow.json").read_text())
     assert (state["seq"], state["closed"]) == (points + 2, True)
@@ -149,9 +137,9 @@ def test_sigterm_drains_closes_killed_and_exits_as_the_signal_would(
     folder = only_run(tmp_path)
     stored = read_run(folder)
     assert stored.status == "killed"
-    mlrun = mlflow_run(sqlite_store, stored.id)
-    assert mlrun.info.status == "KILLED"  # type: ignore[attr-defined]
-    history = metric_history(sqlite_store, mlrun.info.run_id, "train/loss")  # type: ignore[attr-defined]
+    mlrun = find_run(sqlite_store, stored.id)
+    assert mlrun.info.status == "KILLED"
+    history = metric_history(sqlite_store, mlrun.info.run_id, "train/loss")
     assert [s for s, _, _ in history] == list(range(points))
     assert "up to date" in tracelet_cli("sync", folder, cwd=tmp_path)
 
@@ -219,12 +207,12 @@ def test_a_local_only_run_is_synced_into_mlflow_once(
     assert [(r.backend, r.delivered, r.already, r.remaining, r.status) for r in results] == [
         ("mlflow", 2506, 0, 0, "finished")
     ]
-    mlrun = mlflow_run(sqlite_store, run.id)
-    run_id = mlrun.info.run_id  # type: ignore[attr-defined]
-    assert mlrun.info.run_name == "offline"  # type: ignore[attr-defined]
-    assert mlrun.info.status == "FINISHED"  # type: ignore[attr-defined]
-    assert mlrun.data.params == {"lr": "0.1", "opt/name": "adam"}  # type: ignore[attr-defined]
-    assert mlrun.data.tags["node"] == "gpu-17"  # type: ignore[attr-defined]
+    mlrun = find_run(sqlite_store, run.id)
+    run_id = mlrun.info.run_id
+    assert mlrun.info.run_name == "offline"
+    assert mlrun.info.status == "FINISHED"
+    assert mlrun.data.params == {"lr": "0.1", "opt/name": "adam"}
+    assert mlrun.data.tags["node"] == "gpu-17"
     history = metric_history(sqlite_store, run_id, "loss")
     assert [(s, v) for s, v, _ in history] == [(s, 1.0 / (s + 1)) for s in range(2500)]
     # The original timestamps travel with the points (ms), not the time of the sync.
@@ -275,8 +263,8 @@ def test_a_sync_killed_mid_way_and_run_again_stores_each_point_once(
 
     tracelet_cli("sync", folder, "--to", "mlflow", cwd=tmp_path,
                  env={"MLFLOW_TRACKING_URI": sqlite_store})  # fmt: skip
-    mlrun = mlflow_run(sqlite_store, run_.id)
-    history = metric_history(sqlite_store, mlrun.info.run_id, "loss")  # type: ignore[attr-defined]
+    mlrun = find_run(sqlite_store, run_.id)
+    history = metric_history(sqlite_store, mlrun.info.run_id, "loss")
     assert [(s, v) for s, v, _ in history] == [(s, float(s)) for s in range(points)]
     assert os.path.exists(state_file)
     assert json.loads(state_file.read_text())["closed"] is True
@@ -304,9 +292,9 @@ def test_ctrl_c_twice_stops_waiting_and_says_how_to_deliver_the_rest(
     folder = only_run(tmp_path)
     stored = read_run(folder)
     assert stored.status == "killed"
-    mlrun = mlflow_run(sqlite_store, stored.id)
-    run_id = mlrun.info.run_id  # type: ignore[attr-defined]
-    assert mlrun.info.status == "KILLED"  # type: ignore[attr-defined]
+    mlrun = find_run(sqlite_store, stored.id)
+    run_id = mlrun.info.run_id
+    assert mlrun.info.status == "KILLED"
     assert len(metric_history(sqlite_store, run_id, "train/loss")) < points, "it stopped waiting"
 
     tracelet_cli("sync", folder, cwd=tmp_path)
@@ -349,10 +337,10 @@ def test_a_server_down_past_the_shutdown_timeout_gets_the_rest_from_sync(
         server.start()
         out = tracelet_cli("sync", live.id, cwd=tmp_path)
         assert "finished" in out, out
-        mlrun = mlflow_run(server.uri, live.id)
-        history = metric_history(server.uri, mlrun.info.run_id, "loss")  # type: ignore[attr-defined]
+        mlrun = find_run(server.uri, live.id)
+        history = metric_history(server.uri, mlrun.info.run_id, "loss")
         assert [(s, v) for s, v, _ in history] == [(s, float(s)) for s in range(3000)]
-        assert mlrun.info.status == "FINISHED"  # type: ignore[attr-defined]
+        assert mlrun.info.status == "FINISHED"
         assert "-" in tracelet_cli("runs", cwd=tmp_path).splitlines()[1].split()
     finally:
         server.stop()
@@ -388,9 +376,9 @@ def test_a_server_down_at_start_is_deferred_then_synced(
         monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
         (result,) = tracelet.sync([live.id], progress=False)
         assert (result.backend, result.delivered, result.status) == ("mlflow", 1501, "finished")
-        mlrun = mlflow_run(server.uri, live.id)
-        assert mlrun.data.params == {"lr": "0.5"}  # type: ignore[attr-defined]
-        history = metric_history(server.uri, mlrun.info.run_id, "loss")  # type: ignore[attr-defined]
+        mlrun = find_run(server.uri, live.id)
+        assert mlrun.data.params == {"lr": "0.5"}
+        history = metric_history(server.uri, mlrun.info.run_id, "loss")
         assert [s for s, _, _ in history] == list(range(1500))
     finally:
         server.stop()

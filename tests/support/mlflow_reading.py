@@ -11,15 +11,17 @@ from tracelet.testing import StoredRun
 from tracelet_mlflow.backend import RUN_ID_TAG
 
 
-def find_run(uri: str, run: Run) -> Any:
-    """The MLflow run holding this Tracelet run (found by its ``tracelet.run_id`` tag)."""
+def find_run(uri: str, run: Run | str) -> Any:
+    """The MLflow run holding this Tracelet run (or run id), found by its ``tracelet.run_id``
+    tag."""
     from mlflow import MlflowClient
     from mlflow.entities import ViewType
 
     client = MlflowClient(uri)
     experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
-    found = client.search_runs(experiments, f"tags.`{RUN_ID_TAG}` = '{run.id}'")
-    assert len(found) == 1, f"{len(found)} MLflow runs carry {RUN_ID_TAG}={run.id}"
+    run_id = run if isinstance(run, str) else run.id
+    found = client.search_runs(experiments, f"tags.`{RUN_ID_TAG}` = '{run_id}'")
+    assert len(found) == 1, f"{len(found)} MLflow runs carry {RUN_ID_TAG}={run_id}"
     return found[0]
 
 

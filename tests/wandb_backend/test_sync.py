@@ -7,23 +7,17 @@ import time
 from pathlib import Path
 
 import pytest
+from support.journal_runs import offline_run
 from support.wandb_reading import find_run_dir, metric_points, read_offline_run
 
 import tracelet
-from tracelet.plugins import get_default_host
-from tracelet.session import start_run
 from tracelet_wandb.backend import STEP_METRIC
 
 
 def test_a_local_only_run_is_synced_into_wandb_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = start_run("offline", "sync-tests", "local", {"flush_interval": 0.05},
-                    host=get_default_host())  # fmt: skip
-    run.log_params({"lr": 0.1})
-    for step in range(200):
-        run.log_metric("loss", 1.0 / (step + 1), step=step)
-    assert run.stop()
+    run = offline_run("offline", "loss", 200, {"lr": 0.1})
     monkeypatch.setenv("TRACELET_WANDB__MODE", "offline")
     monkeypatch.setenv("TRACELET_WANDB__DIR", str(tmp_path / "wb"))
     (result,) = tracelet.sync([run.id], to=["wandb"], progress=False)

@@ -26,12 +26,9 @@ from tracelet.run import Run
 from tracelet.session import get_active_run, stop_logging
 
 if TYPE_CHECKING:
-    import os
-
     import pluggy
 
     from tracelet.plugins import PluginInfo
-    from tracelet.syncing import SyncResult
 
 __all__ = [
     "BackendStartError",
@@ -87,41 +84,6 @@ def start_logging(
 get_active_experiment = get_active_run
 
 
-def sync(
-    runs: Sequence[str | os.PathLike[str]] = (),
-    *,
-    to: Sequence[str] | None = None,
-    every: bool = False,
-    dry_run: bool = False,
-    force: bool = False,
-    timeout: float = 60.0,
-    progress: bool | None = None,
-) -> list[SyncResult]:
-    """Deliver from the journal what backends have not received (``tracelet sync``).
-
-    Args:
-        runs: Run folders, run ids, run names (the latest of that name) or ``"latest"``.
-        to: Backends to deliver to (default: those each run was started with).
-        every: Every run under ``local.path``.
-        dry_run: Only report what would be delivered.
-        force: Also sync runs that say ``running`` but ran on another host.
-        timeout: Seconds to keep retrying a backend whose writes fail.
-        progress: Show a progress bar (default: when stderr is a terminal).
-
-    Returns:
-        One :class:`tracelet.syncing.SyncResult` per run and backend.
-
-    Raises:
-        FileNotFoundError: A run reference matches no run.
-        ConfigError: The configuration here is invalid.
-    """
-    from tracelet.syncing import sync as _sync
-
-    return _sync(
-        runs, to=to, every=every, dry_run=dry_run, force=force, timeout=timeout, progress=progress
-    )
-
-
 def register_plugin(plugin: object, name: str | None = None) -> PluginInfo:
     """Register an in-process plugin (module or object with hookimpls) on the default host."""
     from tracelet.plugins import register_plugin as _register
@@ -135,8 +97,13 @@ def __getattr__(name: str) -> Any:
         from tracelet.hookspecs import hookimpl
 
         return hookimpl
+    if name == "sync":  # `tracelet sync` from Python; loads settings and plugins when called
+        from tracelet.syncing import sync
+
+        return sync
     raise AttributeError(f"module 'tracelet' has no attribute {name!r}")
 
 
 if TYPE_CHECKING:
     hookimpl: pluggy.HookimplMarker
+    from tracelet.syncing import sync
