@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -81,11 +83,11 @@ class Run:
         on_stop: Callable[[Run], None] | None = None,
     ) -> None:
         self._info = info
-        self._dispatcher = dispatcher
+        self._dispatcher: Dispatcher | InertDispatcher = dispatcher or InertDispatcher()
         self._backends = dict(backends)
         self._resolved = resolved
         self._nan_policy = nan_policy
-        self._buffer = dispatcher.buffer if dispatcher is not None else None
+        self._buffer = self._dispatcher.buffer
         self._collectors: list[Collector] = []
         self._auto_steps: dict[str, int] = {}
         self._status: str = "running"
@@ -205,10 +207,10 @@ class Run:
             self._non_finite(name, value, step)
             return
         buffer = self._buffer
-        buffer.append((name, value, step, _time()))  # type: ignore[union-attr]
+        buffer.append((name, value, step, _time()))
         dispatcher = self._dispatcher
-        if len(buffer) >= dispatcher.wake_at:  # type: ignore[arg-type, union-attr]
-            dispatcher.pressure()  # type: ignore[union-attr]
+        if len(buffer) >= dispatcher.wake_at:
+            dispatcher.pressure()
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Log several metrics at the same step and timestamp.
@@ -250,7 +252,7 @@ class Run:
         drop = non_finite and policy == "drop"
         now = _time()
         buffer = self._buffer
-        append = buffer.append  # type: ignore[union-attr]
+        append = buffer.append
         for name, value in points:
             if step is None:
                 point_step = steps.get(name, 0)
@@ -262,8 +264,8 @@ class Run:
                 continue
             append((name, value, point_step, now))
         dispatcher = self._dispatcher
-        if len(buffer) >= dispatcher.wake_at:  # type: ignore[arg-type, union-attr]
-            dispatcher.pressure()  # type: ignore[union-attr]
+        if len(buffer) >= dispatcher.wake_at:
+            dispatcher.pressure()
 
     def _non_finite(self, name: str, value: float, step: int) -> None:
         """Apply ``nan_policy`` ``"drop"`` or ``"error"`` to a NaN or infinite value.
@@ -276,8 +278,7 @@ class Run:
                 f"metric {name!r} at step {step}: value is {value}; nan_policy is 'error' "
                 "(set nan_policy to 'keep' or 'drop' to log on)"
             )
-        if self._dispatcher is not None:
-            self._dispatcher.count_dropped()
+        self._dispatcher.count_dropped()
         self._warn_once(
             "nan-drop",
             "tracelet: metric %r at step %s is %s: dropped (nan_policy='drop'; reported once, "
@@ -484,10 +485,10 @@ class Run:
 
     def _enqueue(self, record: Any) -> None:
         buffer = self._buffer
-        buffer.append(record)  # type: ignore[union-attr]
+        buffer.append(record)
         dispatcher = self._dispatcher
-        if len(buffer) >= dispatcher.wake_at:  # type: ignore[arg-type, union-attr]
-            dispatcher.pressure()  # type: ignore[union-attr]
+        if len(buffer) >= dispatcher.wake_at:
+            dispatcher.pressure()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -502,15 +503,9 @@ class Run:
             which has nothing left to flush); False otherwise (the records stay queued; see
             :meth:`stats`).
         """
-        dispatcher = self._dispatcher
-        if (
-            dispatcher is None
-            or self._status != "running"
-            or self._inert_reason is not None
-            or not self._owned()
-        ):
+        if self._status != "running" or not self._owned():
             return True
-        return dispatcher.flush(timeout)
+        return self._dispatcher.flush(timeout)
 
     def stop(self, status: RunStatus = "finished", timeout: float | None = None) -> bool:
         """Stop collectors, deliver what is queued, close every backend with ``status``.
@@ -538,7 +533,7 @@ class Run:
             self._status = status
         if self._on_stop is not None:
             self._on_stop(self)
-        if not self._owned() or self._dispatcher is None:
+        if not self._owned() or self._inert_reason is not None:
             self._accepting = False
             return True
         for collector in self._collectors:
@@ -596,8 +591,6 @@ class Run:
 
         Empty for a no-op run, including the copy of a run in a forked child process.
         """
-        if self._dispatcher is None:
-            return {}
         return self._dispatcher.stats()
 
     def __enter__(self) -> Run:
@@ -641,10 +634,9 @@ class Run:
         self._inert_reason = "forked child"
         self._accepting = False
         self._lock = threading.RLock()
-        if self._buffer is not None:
-            self._buffer.clear()
-        self._buffer = None
-        self._dispatcher = None
+        self._buffer.clear()
+        self._dispatcher = InertDispatcher()
+        self._buffer = self._dispatcher.buffer
 
     def _ignored(self, call: str) -> None:
         if self._inert_reason == "non-zero rank":
@@ -670,3 +662,30 @@ class Run:
         if key not in self._warned:
             self._warned.add(key)
             logger.warning(message, *args)
+
+
+class InertDispatcher:
+    """The dispatcher of a run that sends nothing (a non-zero rank, the copy of a run in a
+    forked child): every request succeeds at once and nothing is ever queued."""
+
+    def __init__(self) -> None:
+        self.buffer: deque[Any] = deque()
+        self.wake_at = sys.maxsize
+
+    def pressure(self) -> None:
+        self.buffer.clear()
+
+    def count_dropped(self, count: int = 1) -> None:
+        """Nothing is counted: the run sends nothing."""
+
+    def flush(self, timeout: float | None) -> bool:
+        return True
+
+    def shutdown(self, status: RunStatus, timeout: float) -> bool:
+        return True
+
+    def abandon(self, grace: float = 2.0) -> None:
+        """Nothing to stop waiting for."""
+
+    def stats(self) -> dict[str, BackendStats]:
+        return {}
