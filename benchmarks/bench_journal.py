@@ -242,11 +242,15 @@ def bench_sync(points: int, workdir: Path) -> list[str]:
         )
     hand = points / (time.perf_counter() - began)
 
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    os.environ["TRACELET_MLFLOW__EXPERIMENT_ID"] = experiment
-    began = time.perf_counter()
-    (result,) = tracelet.sync([run.journal_path], to=["mlflow"], progress=False)  # type: ignore[list-item]
-    synced = points / (time.perf_counter() - began)
+    target = {"MLFLOW_TRACKING_URI": uri, "TRACELET_MLFLOW__EXPERIMENT_ID": experiment}
+    os.environ.update(target)
+    try:
+        began = time.perf_counter()
+        (result,) = tracelet.sync([run.journal_path], to=["mlflow"], progress=False)  # type: ignore[list-item]
+        synced = points / (time.perf_counter() - began)
+    finally:
+        for name in target:
+            del os.environ[name]
     problems = []
     for label, run_id in (("hand-written", hand_run), ("sync", _synced_run(client, experiment))):
         got = len(client.get_metric_history(run_id, "train/loss"))
