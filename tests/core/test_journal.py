@@ -486,3 +486,24 @@ def test_show_finds_a_run_by_id_name_or_latest(
         assert f"name:     {name}" in capsys.readouterr().out
     assert main(["show", "gamma"]) == 2
     assert "no run 'gamma'" in capsys.readouterr().err
+
+
+def test_drops_are_recorded_in_the_folder_while_the_run_goes(
+    host: PluginHost, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import math
+
+    from tracelet.cli import main
+
+    run = start(host, {}, "local", nan_policy="drop")
+    for step in range(10):
+        run.log_metric("x", math.nan if step % 3 == 0 else 1.0, step=step)
+    assert run.flush(timeout=10)
+    assert run.journal_path is not None
+    assert read_run(run.journal_path).dropped == 4, "recorded before the run ends"
+    assert run.stop()
+    capsys.readouterr()
+    assert main(["show", str(run.journal_path)]) == 0
+    assert "dropped: 4 record(s) never reached the run folder" in capsys.readouterr().out
+    assert main(["runs"]) == 0
+    assert "4 dropped" in capsys.readouterr().out

@@ -314,6 +314,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     for run in found:
         gaps = delivery_gaps(run.path)
         behind = ", ".join(f"{g.backend} {g.describe()}" for g in gaps if not g.complete)
+        if run.dropped:
+            behind = ", ".join(filter(None, [f"{run.dropped:,} dropped", behind]))
         table.append(
             [
                 run.project,
@@ -424,6 +426,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         "delivery": {
             g.backend: {"behind": g.behind, "failed": g.failed, "closed": g.closed} for g in gaps
         },
+        "dropped": run.dropped,
     }
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
@@ -457,6 +460,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
             print(f"  {name}")
     if media:
         print("\nmedia: " + ", ".join(f"{n} {kind}" for kind, n in sorted(media.items())))
+    if run.dropped:
+        print(
+            f"\ndropped: {run.dropped:,} record(s) never reached the run folder "
+            "(overflow_policy drop_*, or nan_policy: drop)"
+        )
     if gaps:
         print("\ndelivery")
         _print_table([["  BACKEND", "STATE"], *([f"  {g.backend}", g.describe()] for g in gaps)])

@@ -125,6 +125,7 @@ class Dispatcher:
         self._journal_failed = 0
         self._journal_retries = 0
         self._journal_error: str | None = None
+        self._dropped_recorded = 0
         self.workers: dict[str, BackendWorker] = {}
         for name, backend in backends.items():
             feed = None
@@ -342,6 +343,10 @@ class Dispatcher:
     def _safe_route(self) -> None:
         try:
             self._route()
+            dropped = self.dropped
+            if self.journal is not None and dropped != self._dropped_recorded:
+                self.journal.record_dropped(dropped)  # rare: a drop_* or nan_policy drop
+                self._dropped_recorded = dropped
         except Exception:  # never let the router die: the run would stop delivering
             logger.exception("tracelet: internal error while routing records")
         self._drained.set()

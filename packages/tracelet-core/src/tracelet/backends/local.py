@@ -129,6 +129,13 @@ class LocalBackend(BaseBackend):
                 count=len(missing),
             )
 
+    def record_dropped(self, total: int) -> None:
+        """Note in ``run.json`` how many records were dropped before reaching the folder
+        (``overflow_policy`` drop_*, ``nan_policy: drop``), so the count survives a crash."""
+        if self.run_dir is not None:
+            self._meta["dropped"] = total
+            write_json_atomic(self.run_dir / RUN_FILE, self._meta, fsync=False)
+
     def flush(self) -> None:
         if self._writer is not None:
             self._writer.flush()
@@ -173,6 +180,12 @@ class LocalRun:
     @property
     def project(self) -> str:
         return str(self.meta["project"])
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped before they reached the folder (``overflow_policy`` drop_*,
+        ``nan_policy: drop``), as last recorded (a crash may hide the last few)."""
+        return int(self.meta.get("dropped") or 0)
 
     @property
     def status(self) -> str:
