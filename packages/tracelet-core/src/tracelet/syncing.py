@@ -222,19 +222,25 @@ def _sync_backend(
 
     state = DeliveryState.load(run.path, target)
     already = state.cursor.seq
+
+    def untouched(status: str) -> SyncResult:
+        """Nothing delivered: everything after the cursor remains."""
+        return SyncResult(
+            run.path, target, already=already, remaining=end.seq - already, status=status
+        )
+
     if state.cursor.seq >= end.seq and state.closed:
-        return SyncResult(run.path, target, already=already, status="up to date")
+        return untouched("up to date")
     host = options.host
     if options.dry_run:
-        return SyncResult(run.path, target, already=already, remaining=end.seq - already,
-                          status="dry run")  # fmt: skip
+        return untouched("dry run")
     if state.identity is None and state.cursor.seq > 0:
-        return SyncResult(run.path, target, already=already, remaining=end.seq - already,
-                          status=f"error: {target} cannot resume the run it started, and "
-                          "delivering the rest to a new run would split it")  # fmt: skip
+        return untouched(
+            f"error: {target} cannot resume the run it started, and delivering the rest to a "
+            "new run would split it"
+        )
     if target not in host.backends:
-        return SyncResult(run.path, target, already=already, remaining=end.seq - already,
-                          status=f"error: backend {target!r} is not installed")  # fmt: skip
+        return untouched(f"error: backend {target!r} is not installed")
     try:
         resolved = resolve_settings(host, backend=[target], exp_name=run.name, project=run.project)
         backend = host.backends[target].factory(resolved.section(target))
@@ -251,8 +257,7 @@ def _sync_backend(
     except ConfigError:
         raise
     except Exception as exc:
-        return SyncResult(run.path, target, already=already, remaining=end.seq - already,
-                          status=f"error: {exc}")  # fmt: skip
+        return untouched(f"error: {exc}")
     identity = getattr(backend, "identity", None)
     if state.identity is not None and identity != state.identity:
         logger.warning(
