@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import re
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -220,6 +221,8 @@ class Store:
         self.status: dict[str, str] = {}
         self.down = False
         self.resumed: list[Any] = []
+        self.hang_at = -1  # a _ProgressReporting backend hangs at this many stored points
+        self.made: list[Any] = []
 
 
 class Resumable(Recorder):
@@ -507,3 +510,70 @@ def test_drops_are_recorded_in_the_folder_while_the_run_goes(
     assert "dropped: 4 record(s) never reached the run folder" in capsys.readouterr().out
     assert main(["runs"]) == 0
     assert "4 dropped" in capsys.readouterr().out
+
+
+class _ProgressReporting(Resumable):
+    """Stores one point per call through a ResumableWriter and reports progress inside the
+    batch; the 31st call of its first batch hangs, as a process would die mid-batch."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        from tracelet.resumable import ResumableWriter
+
+        self.writer = ResumableWriter(self._plan)
+        self.gate = threading.Event()
+
+    def track_progress(self, callback: Any) -> None:
+        self.writer.progress = callback
+
+    def write(self, batch: Batch) -> None:
+        self.writer.write(batch)
+
+    def _plan(self, batch: Batch) -> Any:
+        from tracelet.resumable import WritePlan
+
+        plan = WritePlan(batch)
+        for point in batch.metrics:
+            plan.add(lambda p=point: self._store_point(p), 1)
+        return plan
+
+    def _store_point(self, point: tuple[str, float, int, float]) -> None:
+        if self.store.hang_at == len(self.store.runs[self.run_id]):
+            self.gate.wait(30)
+            raise ConnectionError("the process died here")
+        self.store.runs[self.run_id].append(point[:3])
+
+
+class _ProgressPlugin(_ResumablePlugin):
+    @hookimpl
+    def tracelet_register_backends(self, register: RegisterBackend) -> None:
+        def make(settings: Any) -> _ProgressReporting:
+            backend = _ProgressReporting(self.store)
+            self.store.made.append(backend)
+            return backend
+
+        register("remote", make)
+
+
+def test_a_batch_cut_in_the_middle_resumes_after_the_records_already_stored(
+    host: PluginHost,
+) -> None:
+    store = Store()
+    store.hang_at = 30
+    host.register(_ProgressPlugin(store), name="remote-plugin")
+    run = start_run("cut", "tests", "remote", {"flush_interval": 0.05}, host=host)
+    for step in range(100):
+        run.log_metric("x", float(step), step=step)
+    wait_for(lambda: len(store.runs["r0"]) == 30)
+    assert run.stop(timeout=0.5) is False  # the write hangs: given up at the deadline
+    from tracelet.delivery_state import DeliveryState
+
+    assert run.journal_path is not None
+    state = DeliveryState.load(run.journal_path, "remote")
+    assert (state.cursor.seq, state.skip) == (0, 30), "the 30 stored are on record"
+
+    store.hang_at = -1
+    (result,) = sync([run.id], host=host, progress=False)
+    assert (result.delivered, result.remaining, result.status) == (70, 0, "finished")
+    assert store.runs["r0"] == [("x", float(s), s) for s in range(100)], "each point once"
+    store.made[0].gate.set()

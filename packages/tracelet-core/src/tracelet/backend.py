@@ -19,6 +19,16 @@ Errors:
       each, until the records that cause it are alone; those are counted as failed with the
       error, and the rest is delivered.
     * ``flush`` and ``close`` errors are logged and counted; they never reach the user's loop.
+
+Optional methods, found by name:
+    * ``permanent_error(exc) -> bool``: see above.
+    * ``track_progress(callback)``: called once, before the first write, when the run has a
+      journal. During a ``write``, the backend calls ``callback(k)`` once the first ``k``
+      records of the batch are stored, in the journal's order (params, tags, metrics,
+      artifacts, media); a process stopped in the middle of a batch then resumes after them
+      instead of storing them twice. A :class:`~tracelet.resumable.ResumableWriter` does it for
+      plans built with :meth:`~tracelet.resumable.WritePlan.add` once its ``progress`` is set
+      to ``callback``.
 """
 
 from __future__ import annotations

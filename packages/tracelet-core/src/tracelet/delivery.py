@@ -155,6 +155,12 @@ class BackendWorker:
         self._thread = threading.Thread(
             target=self._run, name=f"tracelet-backend-{name}", daemon=True
         )
+        # Progress inside a batch, for backends that report it: only for a batch holding every
+        # record of its journal range (the count is then a count of journal lines).
+        self._in_progress: tuple[Position, int] | None = None  # (start, size)
+        track = getattr(backend, "track_progress", None)
+        if feed is not None and callable(track):
+            track(self._progress)
 
     @property
     def dropped(self) -> int:
@@ -295,7 +301,11 @@ class BackendWorker:
                 if self.cursor.seq >= limit.seq or self._given_up.is_set():
                     self._behind = False
                     return
-            for read in feed.reader.batches(self.cursor, size=feed.batch_size, end_seq=limit.seq):
+            skip, feed.state.skip = feed.state.skip, 0  # stored by a process that stopped
+            reads = feed.reader.batches(
+                self.cursor, size=feed.batch_size, end_seq=limit.seq, skip=skip
+            )
+            for read in reads:
                 part = read.batch.restricted_to(self.capabilities)
                 self._deliver(part, read.start, read.end)
                 if on_batch is not None:
@@ -337,7 +347,10 @@ class BackendWorker:
 
     def _write(self, batch: Batch, start: Position, end: Position) -> None:
         size = len(batch)
+        whole = self.feed is not None and size == end.seq - start.seq
+        self._in_progress = (start, size) if whole else None
         outcome = self._store(batch)
+        self._in_progress = None
         if outcome is None:  # given up at the shutdown deadline
             self._settle(size, end, undelivered=size)
             return
@@ -461,6 +474,7 @@ class BackendWorker:
         if feed is not None and not undelivered:
             state = feed.state
             state.cursor = end
+            state.skip = 0
             state.delivered += delivered
             try:
                 if failed and reason is not None:  # rare: the reasons go in the JSON file
@@ -469,6 +483,20 @@ class BackendWorker:
                 state.record_progress()
             except OSError as exc:
                 logger.warning("backend %r: could not save delivery state: %s", self.name, exc)
+
+    def _progress(self, stored: int) -> None:
+        """The backend stored the first ``stored`` records of the batch being written: save
+        that, so a process that stops now resumes after them (``track_progress``)."""
+        current = self._in_progress
+        feed = self.feed
+        if current is None or feed is None or not 0 < stored < current[1]:
+            return
+        state = feed.state
+        state.cursor, state.skip = current[0], stored
+        try:
+            state.record_progress()
+        except OSError as exc:
+            logger.warning("backend %r: could not save delivery state: %s", self.name, exc)
 
     def _flush(self, request: FlushRequest) -> None:
         try:

@@ -3,8 +3,9 @@
 * ``<backend>.json``: the backend's identity of the run, the cursor, counts, the first refusal
   reasons and whether its run was closed; replaced atomically (a reader sees the old or the new
   file) when the backend starts, flushes, refuses records and closes.
-* ``<backend>.cursor``: one short line ``[seq, offset, delivered, failed]`` appended after every
-  write the backend acknowledged: a few microseconds, where replacing a file costs hundreds. A
+* ``<backend>.cursor``: one short line ``[seq, offset, delivered, failed, skip]`` appended after
+  every write the backend acknowledged (and, for backends that report it, after each call
+  inside a batch): a few microseconds, where replacing a file costs hundreds. A
   line cut short by a crash is ignored; the last complete line wins over the JSON file when it
   is further on.
 
@@ -40,6 +41,9 @@ class DeliveryState:
         delivered: Records written, over every session (live and ``tracelet sync``).
         failed: Records the backend refused; ``failures`` keeps the first reasons.
         closed: Whether the backend's run was closed with the run's final status.
+        skip: Records of the batch at ``cursor`` already stored when the process stopped in
+            the middle of writing it (for backends that report progress inside a batch): a
+            resumed delivery starts after them.
     """
 
     path: Path
@@ -50,6 +54,7 @@ class DeliveryState:
     failed: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
     closed: bool = False
+    skip: int = 0
     _progress_fd: int | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -69,9 +74,10 @@ class DeliveryState:
             state.failed = int(data.get("failed", 0))
             state.failures = list(data.get("failures", []))
             state.closed = bool(data.get("closed", False))
+            state.skip = int(data.get("skip", 0))
         last = _last_progress(state.progress_path)
-        if last is not None and last[0] > state.cursor.seq:
-            seq, offset, state.delivered, state.failed = last
+        if last is not None and (last[0], last[4]) > (state.cursor.seq, state.skip):
+            seq, offset, state.delivered, state.failed, state.skip = last
             state.cursor = Position(seq, offset)
             state.closed = False
         return state
@@ -82,7 +88,10 @@ class DeliveryState:
             self.path.parent.mkdir(exist_ok=True)
             flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
             self._progress_fd = os.open(self.progress_path, flags, 0o644)
-        line = f"[{self.cursor.seq},{self.cursor.offset},{self.delivered},{self.failed}]\n"
+        line = (
+            f"[{self.cursor.seq},{self.cursor.offset},{self.delivered + self.skip},"
+            f"{self.failed},{self.skip}]\n"
+        )
         os.write(self._progress_fd, line.encode())
 
     def save(self, *, fsync: bool = False) -> None:
@@ -101,6 +110,7 @@ class DeliveryState:
                 "failed": self.failed,
                 "failures": self.failures,
                 "closed": self.closed,
+                "skip": self.skip,
                 "updated": time.time(),
             },
             fsync=fsync,
@@ -118,8 +128,8 @@ class DeliveryState:
             self._progress_fd = None
 
 
-def _last_progress(path: Path) -> tuple[int, int, int, int] | None:
-    """The last complete ``[seq, offset, delivered, failed]`` line of a progress file."""
+def _last_progress(path: Path) -> tuple[int, int, int, int, int] | None:
+    """The last complete ``[seq, offset, delivered, failed, skip]`` line of a progress file."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -130,8 +140,8 @@ def _last_progress(path: Path) -> tuple[int, int, int, int] | None:
         return None
     for line in reversed(tail.split(b"\n")[:-1]):  # the piece after the last newline is cut
         try:
-            seq, offset, delivered, failed = json.loads(line)
-            return int(seq), int(offset), int(delivered), int(failed)
+            seq, offset, delivered, failed, skip = json.loads(line)
         except ValueError:
             continue
+        return int(seq), int(offset), int(delivered) - int(skip), int(failed), int(skip)
     return None

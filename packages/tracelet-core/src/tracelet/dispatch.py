@@ -223,23 +223,11 @@ class Dispatcher:
         """
         now = time.monotonic()
         deadline = now + timeout
-        give_up_at = deadline - min(CLOSE_RESERVE, 0.1 * timeout)
-        message = _CloseAll(status, {name: CloseRequest(status) for name in self.workers})
-        with self._control:
-            again = self._closing
-            self._closing = True
-            if not again:
-                self._requests.append(message)
-        if again:  # a second call only waits for the first one's threads
+        message = self._request_close(status, deadline - min(CLOSE_RESERVE, 0.1 * timeout))
+        if message is None:  # a second call only waits for the first one's threads
             for worker in self.workers.values():
                 worker.join(deadline)
             return self._complete()
-        # Set the deadline now rather than when the router gets to the request: a router
-        # blocked on a full queue (overflow_policy="block") must stop waiting first.
-        self._give_up_at = give_up_at
-        for worker in self.workers.values():
-            worker.begin_close(give_up_at)
-        self._wake.set()
         message.routed.wait(max(0.0, deadline - time.monotonic()))
         ok = message.routed.is_set()
         for name, worker in self.workers.items():
@@ -249,18 +237,38 @@ class Dispatcher:
             ok = message.requests[name].ok and ok
         return ok and self._complete()
 
-    def abandon(self, grace: float = 2.0) -> None:
-        """Stop waiting (a second Ctrl-C during shutdown): no worker starts another write, each
-        backend gets ``grace`` seconds to finish the write it is in and close, and what is left
-        counts as undelivered (failed without a journal). Call after :meth:`shutdown` was
-        interrupted."""
+    def _request_close(self, status: RunStatus, give_up_at: float) -> _CloseAll | None:
+        """Queue the close request (``None`` if one is queued already) and set the time at
+        which failing writes give up."""
+        message = _CloseAll(status, {name: CloseRequest(status) for name in self.workers})
+        with self._control:
+            if self._closing:
+                return None
+            self._closing = True
+            self._requests.append(message)
+        # Set the deadline now rather than when the router gets to the request: a router
+        # blocked on a full queue (overflow_policy="block") must stop waiting first.
+        self._give_up_at = give_up_at
+        for worker in self.workers.values():
+            worker.begin_close(give_up_at)
+        self._wake.set()
+        return message
+
+    def abandon(self, status: RunStatus, grace: float = 2.0) -> None:
+        """Stop waiting (a second Ctrl-C while stopping): no worker starts another write, each
+        backend gets ``grace`` seconds to finish the write it is in and close with ``status``
+        (the close is requested now if :meth:`shutdown` had not got that far), and what is
+        left counts as undelivered (failed without a journal)."""
         now = time.monotonic()
-        self._give_up_at = now
         for worker in self.workers.values():
             worker.stop_writing()
+        message = self._request_close(status, now)
+        self._give_up_at = now
+        for worker in self.workers.values():
             worker.begin_close(now)
-        self._wake.set()
         deadline = now + grace
+        if message is not None:
+            message.routed.wait(grace)
         for worker in self.workers.values():
             if not worker.join(deadline):
                 worker.give_up_pending()

@@ -389,10 +389,11 @@ class JournalReader:
         raise ValueError(f"{self.path} holds fewer than {seq} records")
 
     def batches(
-        self, start: Position, *, size: int, end_seq: int | None = None
+        self, start: Position, *, size: int, end_seq: int | None = None, skip: int = 0
     ) -> Iterator[JournalBatch]:
         """Batches of at most ``size`` records from ``start`` to ``end_seq`` (exclusive; default:
-        every complete line there is now)."""
+        every complete line there is now), leaving out the first ``skip`` records (stored
+        already); the first batch still starts at ``start``."""
         if not self.path.exists():
             return
         position = start
@@ -413,7 +414,10 @@ class JournalReader:
                 for raw, line in zip(raw_lines, self._decode_lines(data[:cut]), strict=True):
                     if end_seq is not None and position.seq >= end_seq:
                         break
-                    _record(self.run_dir, line, batch)
+                    if skip:
+                        skip -= 1
+                    else:
+                        _record(self.run_dir, line, batch)
                     position = Position(_line_seq(line) + 1, position.offset + len(raw) + 1)
                     lines_in_batch += 1
                     if lines_in_batch >= size:

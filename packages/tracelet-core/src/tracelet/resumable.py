@@ -44,6 +44,14 @@ class WritePlan:
     calls: list[Callable[[], None]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     done: int = 0
+    #: With :meth:`add`: how many records each call stores, in the journal's order (params,
+    #: tags, metrics, artifacts, media), so that progress inside a batch can be reported.
+    records: list[int] = field(default_factory=list)
+
+    def add(self, call: Callable[[], None], records: int) -> None:
+        """Plan ``call``, which stores the next ``records`` records in the journal's order."""
+        self.calls.append(call)
+        self.records.append(records)
 
 
 class ResumableWriter:
@@ -52,6 +60,10 @@ class ResumableWriter:
     def __init__(self, plan: Callable[[Batch], WritePlan]) -> None:
         self._make_plan = plan
         self._pending: WritePlan | None = None
+        #: Called with the number of the batch's records stored so far, after each call, when
+        #: every call was planned with :meth:`WritePlan.add` (see
+        #: ``track_progress`` in :mod:`tracelet.backend`).
+        self.progress: Callable[[int], None] | None = None
 
     def write(self, batch: Batch) -> None:
         """Run the batch's calls, from the first one not done yet when ``batch`` is the batch
@@ -64,9 +76,12 @@ class ResumableWriter:
         plan = self._pending
         if plan is None or plan.batch is not batch:
             plan = self._pending = self._make_plan(batch)
+        report = self.progress if len(plan.records) == len(plan.calls) else None
         while plan.done < len(plan.calls):
             plan.calls[plan.done]()
             plan.done += 1
+            if report is not None and plan.done < len(plan.calls):
+                report(sum(plan.records[: plan.done]))
         self._pending = None
         if plan.refused:
             raise RejectedError("; ".join(plan.refused), count=len(plan.refused))

@@ -536,20 +536,21 @@ class Run:
         if not self._owned() or self._inert_reason is not None:
             self._accepting = False
             return True
-        for collector in self._collectors:
-            try:
-                collector.stop()
-            except Exception:
-                logger.exception("tracelet: a collector failed to stop")
-        self._accepting = False
-        if timeout is None:
-            timeout = self._resolved.settings.shutdown_timeout if self._resolved else 30.0
         try:
+            for collector in self._collectors:
+                try:
+                    collector.stop()
+                except Exception:
+                    logger.exception("tracelet: a collector failed to stop")
+            self._accepting = False
+            if timeout is None:
+                timeout = self._resolved.settings.shutdown_timeout if self._resolved else 30.0
             ok = self._dispatcher.shutdown(status, timeout)
         except KeyboardInterrupt:
-            # Ctrl-C while waiting: stop waiting, close what can be closed, say what is left.
+            # Ctrl-C while stopping: stop waiting, close what can be closed, say what is left.
+            self._accepting = False
             self._stop_result = False
-            self._dispatcher.abandon()
+            self._dispatcher.abandon(status)
             self._report_gaps()
             raise
         if not ok:
@@ -684,7 +685,7 @@ class InertDispatcher:
     def shutdown(self, status: RunStatus, timeout: float) -> bool:
         return True
 
-    def abandon(self, grace: float = 2.0) -> None:
+    def abandon(self, status: RunStatus, grace: float = 2.0) -> None:
         """Nothing to stop waiting for."""
 
     def stats(self) -> dict[str, BackendStats]:
