@@ -576,4 +576,5 @@ def test_a_batch_cut_in_the_middle_resumes_after_the_records_already_stored(
     (result,) = sync([run.id], host=host, progress=False)
     assert (result.delivered, result.remaining, result.status) == (70, 0, "finished")
     assert store.runs["r0"] == [("x", float(s), s) for s in range(100)], "each point once"
-    store.made[0].gate.set()
+    store.made[0].gate.set()  # the "dead" write ends: let its worker finish within the test
+    wait_for(lambda: not any(t.name == "tracelet-backend-remote" for t in threading.enumerate()))
