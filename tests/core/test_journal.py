@@ -386,8 +386,15 @@ def test_sync_does_not_split_a_run_across_two_when_the_backend_cannot_resume(
     store.down = False
     (result,) = sync([run.id], host=host, progress=False)
     assert result.status.startswith("error: remote cannot resume the run it started")
+    assert "--new-run" in result.status
     assert (result.delivered, result.remaining) == (0, 1)
     assert list(store.runs) == ["r0"], "no second run with the rest"
+
+    (whole,) = sync([run.id], host=host, new_run=True, progress=False)
+    assert (whole.delivered, whole.already, whole.status) == (2, 0, "finished")
+    assert store.runs["r1"] == [("x", 0.0, 0), ("x", 1.0, 1)], "everything, in a new run"
+    (again,) = sync([run.id], host=host, progress=False)
+    assert again.status == "up to date"
 
 
 # -- poison records --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ Commands::
     tracelet show RUN [--json]             what one local run holds (a folder, run id, run name
                                            or 'latest'): status, params, tags, a summary of each
                                            metric, artifacts, media and delivery
-    tracelet sync [RUN ...] [--all] [--to BACKEND] [--dry-run] [--force] [--timeout S]
+    tracelet sync [RUN ...] [--all] [--to BACKEND] [--dry-run] [--force] [--new-run] [--timeout S]
                                            deliver from the journal what backends missed
 
 Results go to stdout, messages to stderr. Exit codes: 0 success, 1 invalid configuration
@@ -166,6 +166,12 @@ def _parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="sync runs that say 'running' although they ran on another host",
+    )
+    sync.add_argument(
+        "--new-run",
+        action="store_true",
+        help="deliver everything again to a new run in each backend (for a backend that "
+        "cannot resume its run, or a run deleted there)",
     )
     sync.add_argument(
         "--timeout",
@@ -347,6 +353,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             every=args.all,
             dry_run=args.dry_run,
             force=args.force,
+            new_run=args.new_run,
             timeout=args.timeout,
         )
     except FileNotFoundError as exc:

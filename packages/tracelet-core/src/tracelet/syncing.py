@@ -130,6 +130,7 @@ def sync(
     every: bool = False,
     dry_run: bool = False,
     force: bool = False,
+    new_run: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     progress: bool | None = None,
     host: PluginHost | None = None,
@@ -145,6 +146,9 @@ def sync(
         dry_run: Only report what would be delivered.
         force: Sync a run whose ``run.json`` says ``running`` although it ran on another host
             (this host cannot tell whether its process is still alive).
+        new_run: Deliver everything again, to a new run in each backend, whatever the backend
+            had: for a backend that cannot resume its run (W&B, ClearML), or a run that was
+            deleted there.
         timeout: Seconds a backend whose writes keep failing is retried before giving up; the
             rest stays in the journal for the next sync.
         progress: Show a progress bar on stderr (default: when stderr is a terminal).
@@ -163,7 +167,7 @@ def sync(
     host = host if host is not None else get_default_host()
     root = Path(getattr(resolve_settings(host).section("local"), "path", "./tracelet-runs"))
     folders = find_runs([os.fspath(r) for r in runs], root, every=every)
-    options = _Options(to, dry_run, force, timeout, progress, host)
+    options = _Options(to, dry_run, force, new_run, timeout, progress, host)
     results: list[SyncResult] = []
     for folder in folders:
         results.extend(_sync_run(folder, options))
@@ -175,6 +179,7 @@ class _Options:
     to: Sequence[str] | None
     dry_run: bool
     force: bool
+    new_run: bool
     timeout: float
     progress: bool | None
     host: PluginHost
@@ -221,6 +226,9 @@ def _sync_backend(
     from tracelet.settings import resolve_settings
 
     state = DeliveryState.load(run.path, target)
+    if options.new_run and not options.dry_run:
+        state.progress_path.unlink(missing_ok=True)
+        state = DeliveryState(state.path, target)
     already = state.cursor.seq
 
     def untouched(status: str) -> SyncResult:
@@ -237,7 +245,7 @@ def _sync_backend(
     if state.identity is None and state.cursor.seq > 0:
         return untouched(
             f"error: {target} cannot resume the run it started, and delivering the rest to a "
-            "new run would split it"
+            "new run would split it (--new-run delivers everything to a new run)"
         )
     if target not in host.backends:
         return untouched(f"error: backend {target!r} is not installed")
