@@ -38,8 +38,8 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
+from _noop import NOOP_BACKENDS, noop_host
 from _util import (
     check_delivered,
     clean_workdir,
@@ -51,16 +51,11 @@ from _util import (
     table,
 )
 
-from tracelet.backend import BaseBackend, RunInfo
 from tracelet.backends.local import RECORDS_FILE, read_run
-from tracelet.hookspecs import RegisterBackend, hookimpl
 from tracelet.plugins import PluginHost
-from tracelet.records import ALL_CAPABILITIES, Batch, Capability, RunStatus
 from tracelet.run import Run
 from tracelet.session import start_run
 
-#: Names of the no-op backends; section 1 uses the first one, then all four.
-NOOP_BACKENDS = ("noop1", "noop2", "noop3", "noop4")
 #: Target for the median caller cost of ``run.log_metric`` with 4 backends, in nanoseconds.
 CALL_TARGET_NS = 1000.0
 #: Settings of the "router idle" row: no wake-up and no timer tick during a timed loop.
@@ -103,50 +98,6 @@ class Sizes:
         if quick:
             return cls(calls=10_000, repeats=3, points=20_000, imports=5)
         return cls(calls=100_000, repeats=7, points=200_000, imports=20)
-
-
-# -- the no-op backends ----------------------------------------------------------------------
-
-
-class NoopBackend(BaseBackend):
-    """A backend that keeps nothing, so that only Tracelet's own cost is measured."""
-
-    capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
-
-    def start(self, run: RunInfo) -> None:
-        """Nothing to open."""
-
-    def write(self, batch: Batch) -> None:
-        """Discard the batch (the dispatcher still counts it as delivered)."""
-
-    def close(self, status: RunStatus) -> None:
-        """Nothing to close."""
-
-
-class NoopPlugin:
-    """A plugin object registering the no-op backends ``noop1`` .. ``noop4``."""
-
-    @hookimpl
-    def tracelet_register_backends(self, register: RegisterBackend) -> None:
-        for name in NOOP_BACKENDS:
-            register(name, _make_noop, description="Discards every record (benchmarks).")
-
-
-def _make_noop(settings: object) -> NoopBackend:
-    return NoopBackend()
-
-
-def _noop_host() -> PluginHost:
-    """A fresh plugin host with the built-ins and the no-op backends.
-
-    Raises:
-        RuntimeError: The no-op plugin failed to register.
-    """
-    host = PluginHost(load_entrypoints=False)
-    info = host.register(NoopPlugin(), name="bench-noop")
-    if info.status != "loaded":
-        raise RuntimeError(f"the no-op plugin did not register: {info.error}")
-    return host
 
 
 class _Floor:
@@ -305,7 +256,7 @@ def bench_calls(sizes: Sizes) -> list[str]:
             reset=store.clear,
         ),
     ]
-    host = _noop_host()
+    host = noop_host()
     problems: list[str] = []
     config = ""
     for backends in (NOOP_BACKENDS[:1], NOOP_BACKENDS):

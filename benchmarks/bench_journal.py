@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from _noop import NOOP_BACKENDS, noop_host
 from _util import COLLECTORS_OFF, clean_workdir, fmt_float, fmt_int, load_average, median, table
 
 from tracelet.backend import BaseBackend, RunInfo
@@ -52,39 +53,13 @@ SYNC_TARGET = 0.9
 _DROP = ("TRACELET_", "MLFLOW_")
 
 
-class _Noop(BaseBackend):
-    capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
-
-    def start(self, run: RunInfo) -> None:
-        pass
-
-    def write(self, batch: Batch) -> None:
-        pass
-
-    def close(self, status: RunStatus) -> None:
-        pass
-
-
-class _NoopPlugin:
-    @hookimpl
-    def tracelet_register_backends(self, register: RegisterBackend) -> None:
-        for i in range(1, 5):
-            register(f"noop{i}", lambda settings: _Noop())
-
-
-def _host() -> PluginHost:
-    host = PluginHost(load_entrypoints=False)
-    host.register(_NoopPlugin(), name="noop")
-    return host
-
-
 # -- 1. journal throughput -------------------------------------------------------------------------
 
 
 def _sustained(points: int, per_call: int) -> tuple[float, list[str]]:
     """Points/s from the first call to ``stop()``: ``log_metric`` (``per_call`` 1) or
     ``log_metrics`` with ``per_call`` names a step."""
-    run = start_run("journal", "bench", "local", dict(COLLECTORS_OFF), host=_host())
+    run = start_run("journal", "bench", "local", dict(COLLECTORS_OFF), host=noop_host())
     names = [f"train/m{i}" for i in range(per_call)]
     values = dict.fromkeys(names, 0.5)
     began = time.perf_counter()
@@ -180,7 +155,7 @@ def bench_throughput(points: int, workdir: Path) -> list[str]:
 
 def _caller_ns(journal: bool, rounds: int, calls: int) -> float:
     config = {**COLLECTORS_OFF, "journal": journal, "batch_size": 1000}
-    run = start_run("calls", "bench", ["noop1", "noop2", "noop3", "noop4"], config, host=_host())
+    run = start_run("calls", "bench", list(NOOP_BACKENDS), config, host=noop_host())
     log = run.log_metric
     samples = []
     step = 0

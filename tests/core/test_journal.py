@@ -267,22 +267,31 @@ class _ResumablePlugin:
         register("remote", lambda settings: Resumable(self.store))
 
 
-def test_sync_resumes_the_run_and_delivers_only_what_is_missing(host: PluginHost) -> None:
+def run_with_outage(
+    host: PluginHost, plugin: type[_ResumablePlugin], *, before: int, during: int
+) -> tuple[Store, Run]:
+    """A stopped run on the test ``remote`` backend of ``plugin``: ``before`` points (``x`` =
+    step) delivered, then ``during`` more logged while its store was down, so that stop gave up
+    on them. The store is up again on return."""
     store = Store()
-    host.register(_ResumablePlugin(store), name="remote-plugin")
-    run = start_run("outage", "tests", "remote", {"flush_interval": 0.05, "batch_size": 50},
-                    host=host)  # fmt: skip
-    for step in range(100):
+    host.register(plugin(store), name="remote-plugin")
+    run = start_run("outage", "tests", "remote", {"flush_interval": 0.05}, host=host)
+    for step in range(before):
         run.log_metric("x", float(step), step=step)
     assert run.flush(timeout=10)
     store.down = True
-    for step in range(100, 250):
+    for step in range(before, before + during):
         run.log_metric("x", float(step), step=step)
     assert run.stop(timeout=0.5) is False
+    store.down = False
+    return store, run
+
+
+def test_sync_resumes_the_run_and_delivers_only_what_is_missing(host: PluginHost) -> None:
+    store, run = run_with_outage(host, _ResumablePlugin, before=100, during=150)
     assert run.stats()["remote"].undelivered == 150
     assert len(store.runs["r0"]) == 100
 
-    store.down = False
     folder = run.journal_path
     assert folder is not None
     (result,) = sync([folder], host=host, progress=False)
@@ -302,13 +311,8 @@ def test_sync_resumes_the_run_and_delivers_only_what_is_missing(host: PluginHost
 
 
 def test_sync_gives_up_on_a_backend_still_down_and_keeps_the_cursor(host: PluginHost) -> None:
-    store = Store()
-    host.register(_ResumablePlugin(store), name="remote-plugin")
-    run = start_run("down", "tests", "remote", {"flush_interval": 0.05}, host=host)
-    store.down = True
-    for step in range(20):
-        run.log_metric("x", float(step), step=step)
-    assert run.stop(timeout=0.5) is False
+    store, run = run_with_outage(host, _ResumablePlugin, before=0, during=20)
+    store.down = True  # still
     (result,) = sync([run.id], host=host, timeout=0.3, progress=False)
     assert result.remaining == 20
     assert result.status.startswith("error: ConnectionError: down")
@@ -375,15 +379,7 @@ class _NoResumePlugin(_ResumablePlugin):
 def test_sync_does_not_split_a_run_across_two_when_the_backend_cannot_resume(
     host: PluginHost,
 ) -> None:
-    store = Store()
-    host.register(_NoResumePlugin(store), name="remote-plugin")
-    run = start_run("split", "tests", "remote", {"flush_interval": 0.05}, host=host)
-    run.log_metric("x", 0.0, step=0)
-    assert run.flush(timeout=10)
-    store.down = True
-    run.log_metric("x", 1.0, step=1)
-    assert run.stop(timeout=0.5) is False
-    store.down = False
+    store, run = run_with_outage(host, _NoResumePlugin, before=1, during=1)
     (result,) = sync([run.id], host=host, progress=False)
     assert result.status.startswith("error: remote cannot resume the run it started")
     assert "--new-run" in result.status
@@ -442,15 +438,7 @@ def test_transient_and_permanent_errors_are_told_apart() -> None:
 
 
 def test_sync_on_start_delivers_what_earlier_runs_missed(host: PluginHost) -> None:
-    store = Store()
-    host.register(_ResumablePlugin(store), name="remote-plugin")
-    earlier = start_run("earlier", "tests", "remote", {"flush_interval": 0.05}, host=host)
-    store.down = True
-    for step in range(50):
-        earlier.log_metric("x", float(step), step=step)
-    assert earlier.stop(timeout=0.5) is False
-    store.down = False
-
+    store, _ = run_with_outage(host, _ResumablePlugin, before=0, during=50)
     later = start_run("later", "tests", "remote", {"sync_on_start": True}, host=host)
     wait_for(lambda: len(store.runs["r0"]) == 50)
     assert store.runs["r0"] == [("x", float(s), s) for s in range(50)]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from support.mlflow_reading import find_run, metric_history
-from support.mlflow_server import MLFLOW_ENV
+from support.mlflow_server import MLFLOW_ENV, MlflowServer
 from support.processes import checked, clean_env, run
 
 import tracelet
@@ -48,10 +48,12 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def start_job(tmp_path: Path, uri: str, points: int) -> subprocess.Popen[str]:
+def journaled_job(tmp_path: Path, uri: str, points: int) -> tuple[subprocess.Popen[str], int]:
+    """Start :data:`SCRIPT` logging ``points`` points to local + MLflow at ``uri`` and return
+    once it says they are all in the journal: the running job, and how many MLflow had then."""
     script = tmp_path / "job.py"
     script.write_text(SCRIPT)
-    return subprocess.Popen(
+    job = subprocess.Popen(
         [sys.executable, str(script), str(points)],
         cwd=tmp_path,
         env=clean_env({"MLFLOW_TRACKING_URI": uri, **MLFLOW_ENV}),
@@ -59,17 +61,13 @@ def start_job(tmp_path: Path, uri: str, points: int) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_journaled(job: subprocess.Popen[str]) -> int:
-    """Block until the job says everything is in the journal; how much MLflow had by then."""
     assert job.stdout is not None
     line = job.stdout.readline()
     if not line.startswith("journaled"):
         job.kill()
         _, err = job.communicate(timeout=30)
         pytest.fail(f"the job did not start: {line!r}\n{err}")
-    return int(line.split()[1])
+    return job, int(line.split()[1])
 
 
 def only_run(tmp_path: Path) -> Path:
@@ -94,8 +92,7 @@ def test_sigkill_mid_run_then_sync_delivers_every_point_exactly_once(
     tmp_path: Path, sqlite_store: str
 ) -> None:
     points = 40_000
-    job = start_job(tmp_path, sqlite_store, points)
-    at_kill = wait_journaled(job)
+    job, at_kill = journaled_job(tmp_path, sqlite_store, points)
     job.send_signal(signal.SIGKILL)
     job.wait(30)
     folder = only_run(tmp_path)
@@ -128,8 +125,7 @@ def test_sigterm_drains_closes_killed_and_exits_as_the_signal_would(
     tmp_path: Path, sqlite_store: str
 ) -> None:
     points = 20_000
-    job = start_job(tmp_path, sqlite_store, points)
-    wait_journaled(job)
+    job, _ = journaled_job(tmp_path, sqlite_store, points)
     job.send_signal(signal.SIGTERM)
     _, err = job.communicate(timeout=120)
     assert job.returncode == -signal.SIGTERM, err  # what `kill -TERM` gives: 143 in a shell
@@ -274,8 +270,7 @@ def test_ctrl_c_twice_stops_waiting_and_says_how_to_deliver_the_rest(
     tmp_path: Path, sqlite_store: str
 ) -> None:
     points = 60_000
-    job = start_job(tmp_path, sqlite_store, points)
-    wait_journaled(job)
+    job, _ = journaled_job(tmp_path, sqlite_store, points)
     job.send_signal(signal.SIGINT)
     assert job.stderr is not None
     said = ""
@@ -303,55 +298,46 @@ def test_ctrl_c_twice_stops_waiting_and_says_how_to_deliver_the_rest(
 
 
 def test_a_server_down_past_the_shutdown_timeout_gets_the_rest_from_sync(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, own_server: MlflowServer
 ) -> None:
-    from support.mlflow_server import MlflowServer
+    server = own_server
+    live = tracelet.start_logging(
+        exp_name="outage",
+        project="sync-tests",
+        backend=["mlflow"],
+        config={"flush_interval": 0.05, "mlflow": {"tracking_uri": server.uri}},
+    )
+    for step in range(500):
+        live.log_metric("loss", float(step), step=step)
+    assert live.flush(timeout=60)
+    server.stop()
+    for step in range(500, 3000):
+        live.log_metric("loss", float(step), step=step)
+    assert live.stop(timeout=2) is False
+    stats = live.stats()["mlflow"]
+    assert (stats.delivered, stats.undelivered, stats.pending, stats.failed) == (
+        500,
+        2500,
+        0,
+        0,
+    )
+    assert live.journal_path is not None
+    assert "mlflow 2,500 behind, not closed" in tracelet_cli("runs", cwd=tmp_path)
 
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    server = MlflowServer(tmp_path / "server")
     server.start()
-    try:
-        live = tracelet.start_logging(
-            exp_name="outage",
-            project="sync-tests",
-            backend=["mlflow"],
-            config={"flush_interval": 0.05, "mlflow": {"tracking_uri": server.uri}},
-        )
-        for step in range(500):
-            live.log_metric("loss", float(step), step=step)
-        assert live.flush(timeout=60)
-        server.stop()
-        for step in range(500, 3000):
-            live.log_metric("loss", float(step), step=step)
-        assert live.stop(timeout=2) is False
-        stats = live.stats()["mlflow"]
-        assert (stats.delivered, stats.undelivered, stats.pending, stats.failed) == (
-            500,
-            2500,
-            0,
-            0,
-        )
-        assert live.journal_path is not None
-        assert "mlflow 2,500 behind, not closed" in tracelet_cli("runs", cwd=tmp_path)
-
-        server.start()
-        out = tracelet_cli("sync", live.id, cwd=tmp_path)
-        assert "finished" in out, out
-        mlrun = find_run(server.uri, live.id)
-        history = metric_history(server.uri, mlrun.info.run_id, "loss")
-        assert [(s, v) for s, v, _ in history] == [(s, float(s)) for s in range(3000)]
-        assert mlrun.info.status == "FINISHED"
-        assert "-" in tracelet_cli("runs", cwd=tmp_path).splitlines()[1].split()
-    finally:
-        server.stop()
+    out = tracelet_cli("sync", live.id, cwd=tmp_path)
+    assert "finished" in out, out
+    mlrun = find_run(server.uri, live.id)
+    history = metric_history(server.uri, mlrun.info.run_id, "loss")
+    assert [(s, v) for s, v, _ in history] == [(s, float(s)) for s in range(3000)]
+    assert mlrun.info.status == "FINISHED"
+    assert "-" in tracelet_cli("runs", cwd=tmp_path).splitlines()[1].split()
 
 
 def test_a_server_down_at_start_is_deferred_then_synced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """``backend_start_failure: defer``: the run logs on without MLflow; sync creates it later."""
-    from support.mlflow_server import MlflowServer
-
     server = MlflowServer(tmp_path / "server")  # not started yet
     with caplog.at_level("WARNING", logger="tracelet"):
         live = tracelet.start_logging(
