@@ -1,15 +1,23 @@
 """``tracelet sync --to clearml``: a run made with only the journal becomes a ClearML offline
-session, read back from the session folder."""
+session, and a session killed with SIGKILL is replaced by a complete one. Read back from the
+session folder."""
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 from support.clearml_reading import read_session
 from support.journal_runs import offline_run
+from support.processes import checked, clean_env, run
 
 import tracelet
+from tracelet.backends.local import list_runs, read_run
 
 
 def test_a_local_only_run_is_synced_into_clearml_once(
@@ -27,3 +35,76 @@ def test_a_local_only_run_is_synced_into_clearml_once(
     assert session.task["name"] == "offline"
     (again,) = tracelet.sync([run.id], to=["clearml"], progress=False)
     assert (again.delivered, again.status) == (0, "up to date")
+
+
+def stored_points(folder: Path) -> int:
+    """How many loss points the session holds (0 when the kill cut its files mid-line)."""
+    try:
+        return len(read_session(folder).scalars().get(("train", "loss"), []))
+    except ValueError:  # json.JSONDecodeError
+        return 0
+
+
+def test_sigkill_mid_run_then_sync_replaces_the_unfinished_session(
+    clearml_env: Path, tmp_path: Path
+) -> None:
+    points = 20_000
+    script = tmp_path / "job.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys, time
+            import tracelet
+
+            points = int(sys.argv[1])
+            run = tracelet.start_logging("job", "sync-tests", ["local", "clearml"],
+                                         config={"flush_interval": 0.05})
+            run.log_params({"lr": 0.01})
+            for step in range(points):
+                run.log_metric("train/loss", float(step), step=step)
+            while run.stats()["local"].delivered < points + 1:
+                time.sleep(0.01)
+            print("journaled", flush=True)
+            time.sleep(600)
+            """
+        )
+    )
+    clearml = {
+        "CLEARML_CACHE_DIR": str(clearml_env),
+        "HOME": str(tmp_path / "home"),
+        "TRACELET_CLEARML__OFFLINE": "true",
+    }
+    job = subprocess.Popen(
+        [sys.executable, str(script), str(points)],
+        cwd=tmp_path,
+        env=clean_env(clearml),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert job.stdout is not None
+    line = job.stdout.readline()
+    assert line.startswith("journaled"), job.stderr.read() if job.stderr else line
+    job.send_signal(signal.SIGKILL)
+    job.wait(30)
+    (found,) = list_runs(tmp_path / "tracelet-runs")
+    killed = json.loads((found.path / "delivery" / "clearml.json").read_text())["identity"]
+    assert stored_points(Path(killed["folder"])) < points, "ClearML had it all: nothing to replace"
+
+    result = checked(
+        run([sys.executable, "-m", "tracelet.cli", "sync", found.path], tmp_path, env=clearml)
+    )
+    assert "killed" in result.stdout, result.stdout + result.stderr
+    replaced = json.loads((found.path / "delivery" / "clearml.json").read_text())["identity"]
+    assert replaced["task_id"] != killed["task_id"]
+    (folder,) = [p for p in (clearml_env / "offline").glob("offline-*") if p.is_dir()]
+    assert folder == Path(replaced["folder"])
+    session = read_session(folder)
+    assert session.scalars()[("train", "loss")] == [(s, float(s)) for s in range(points)]
+    assert session.params("General") == {"lr": "0.01"}
+    assert (clearml_env / "offline" / f"superseded-{Path(killed['folder']).name}").is_dir()
+    assert read_run(found.path).status == "killed"
+    again = checked(
+        run([sys.executable, "-m", "tracelet.cli", "sync", found.path], tmp_path, env=clearml)
+    )
+    assert "up to date" in again.stdout, again.stdout

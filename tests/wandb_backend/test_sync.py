@@ -1,17 +1,52 @@
-"""``tracelet sync --to wandb``: a run made with only the journal becomes a W&B offline run,
-read back from its ``.wandb`` log."""
+"""``tracelet sync --to wandb``: a run made with only the journal becomes a W&B offline run, and
+an offline run killed with SIGKILL is replaced by a complete one. Read back from the ``.wandb``
+log."""
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
 import pytest
 from support.journal_runs import offline_run
-from support.wandb_reading import find_run_dir, metric_points, read_offline_run
+from support.processes import checked, clean_env, run
+from support.wandb_env import wandb_test_env
+from support.wandb_reading import (
+    WandbRun,
+    find_run_dir,
+    metric_points,
+    read_offline_run,
+    read_records,
+)
 
 import tracelet
+from tracelet.backends.local import list_runs, read_run
 from tracelet_wandb.backend import STEP_METRIC
+
+
+def finished(folder: Path) -> bool:
+    """Whether the offline run's log holds an exit record (a log cut inside a record by the
+    kill did not finish)."""
+    (log,) = folder.glob("*.wandb")
+    try:
+        return any(record.HasField("exit") for record in read_records(log))
+    except AssertionError:
+        return False
+
+
+def read_finished(folder: Path) -> WandbRun:
+    """The offline run in ``folder`` once W&B's service has written its exit record."""
+    deadline = time.monotonic() + 10  # W&B's service may still be writing the file
+    stored = read_offline_run(folder)
+    while stored.exit_code is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        stored = read_offline_run(folder)
+    return stored
 
 
 def test_a_local_only_run_is_synced_into_wandb_once(
@@ -23,12 +58,7 @@ def test_a_local_only_run_is_synced_into_wandb_once(
     (result,) = tracelet.sync([run.id], to=["wandb"], progress=False)
     assert (result.delivered, result.remaining, result.status) == (201, 0, "finished")
 
-    folder = find_run_dir(tmp_path / "wb")
-    deadline = time.monotonic() + 10  # W&B's service may still be writing the file
-    stored = read_offline_run(folder)
-    while stored.exit_code is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-        stored = read_offline_run(folder)
+    stored = read_finished(find_run_dir(tmp_path / "wb"))
     assert stored.exit_code == 0
     assert metric_points(stored, "loss", STEP_METRIC) == [
         (float(s), 1.0 / (s + 1)) for s in range(200)
@@ -37,3 +67,70 @@ def test_a_local_only_run_is_synced_into_wandb_once(
     (again,) = tracelet.sync([run.id], to=["wandb"], progress=False)
     assert (again.delivered, again.status) == (0, "up to date")
     assert len(list((tmp_path / "wb" / "wandb").glob("offline-run-*"))) == 1
+
+
+def test_sigkill_mid_run_then_sync_replaces_the_unfinished_offline_run(
+    tmp_path: Path, wandb_root: Path
+) -> None:
+    points = 20_000
+    script = tmp_path / "job.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys, time
+            import tracelet
+
+            points = int(sys.argv[1])
+            run = tracelet.start_logging("job", "sync-tests", ["local", "wandb"],
+                                         config={"flush_interval": 0.05})
+            run.log_params({"lr": 0.01})
+            for step in range(points):
+                run.log_metric("loss", float(step), step=step)
+            while run.stats()["local"].delivered < points + 1:
+                time.sleep(0.01)
+            print("journaled", flush=True)
+            time.sleep(600)
+            """
+        )
+    )
+    wandb = {
+        **wandb_test_env(wandb_root),
+        "TRACELET_WANDB__MODE": "offline",
+        "TRACELET_WANDB__DIR": str(tmp_path / "wb"),
+    }
+    job = subprocess.Popen(
+        [sys.executable, str(script), str(points)],
+        cwd=tmp_path,
+        env=clean_env(wandb),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert job.stdout is not None
+    line = job.stdout.readline()
+    assert line.startswith("journaled"), job.stderr.read() if job.stderr else line
+    job.send_signal(signal.SIGKILL)
+    job.wait(30)
+    (found,) = list_runs(tmp_path / "tracelet-runs")
+    killed = json.loads((found.path / "delivery" / "wandb.json").read_text())["identity"]
+    assert not finished(Path(killed["folder"])), "W&B finished the run: nothing to replace"
+
+    result = checked(
+        run([sys.executable, "-m", "tracelet.cli", "sync", found.path], tmp_path, env=wandb)
+    )
+    assert "killed" in result.stdout, result.stdout + result.stderr
+    replaced = json.loads((found.path / "delivery" / "wandb.json").read_text())["identity"]
+    assert replaced["run_id"] == killed["run_id"], "the same W&B run id"
+    stored = read_finished(find_run_dir(tmp_path / "wb", killed["run_id"]))
+    assert stored.exit_code == 130
+    assert metric_points(stored, "loss", STEP_METRIC) == [
+        (float(s), float(s)) for s in range(points)
+    ]
+    assert stored.config["lr"] == 0.01
+    (aside,) = (tmp_path / "wb" / "wandb").glob("superseded-offline-run-*")
+    assert not list(aside.glob("*.wandb")), "`wandb sync` would upload the unfinished run too"
+    assert read_run(found.path).status == "killed"
+    again = checked(
+        run([sys.executable, "-m", "tracelet.cli", "sync", found.path], tmp_path, env=wandb)
+    )
+    assert "up to date" in again.stdout, again.stdout

@@ -17,6 +17,12 @@ ClearML's own capture (frameworks, argparse, resources, console) is off unless t
 it on: Tracelet's collectors and captures do that work, and nothing is recorded twice. ClearML
 prints a few lines when a task starts and closes; they go to the ``tracelet.clearml`` logger
 instead of stdout.
+
+Resuming (``tracelet sync``). An offline session is a folder that ClearML imports as a whole,
+and a process killed mid-run leaves it cut at an unknown point. Its identity is the task id and
+folder; when ``tracelet sync`` resumes it, the folder (and its zip, if any) is set aside, renamed
+``superseded-…``, and a new offline session receives the whole run. A task on a server has no
+identity here: ``--new-run`` delivers the run again.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ import logging
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tracelet.backend import BaseBackend, RunInfo
@@ -70,6 +77,8 @@ PROCESS_ENV = (
     "CLEARML_OFFLINE_MODE",
     "TRAINS_OFFLINE_MODE",
 )
+#: The prefix of an unfinished offline session that ``tracelet sync`` replaced.
+SUPERSEDED = "superseded-"
 
 
 def _restore_env(saved: dict[str, str | None]) -> None:
@@ -78,6 +87,23 @@ def _restore_env(saved: dict[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+def supersede_offline_session(identity: Mapping[str, Any]) -> None:
+    """Set aside the offline session ``identity`` names (its folder and zip), so that it is not
+    imported instead of the complete one ``tracelet sync`` writes next."""
+    if not identity.get("offline") or not identity.get("folder"):
+        return
+    folder = Path(str(identity["folder"]))
+    for path in (folder, folder.with_name(folder.name + ".zip")):
+        if path.exists():
+            path.rename(path.with_name(SUPERSEDED + path.name))
+    logger.info(
+        "tracelet: clearml: a new offline session receives the whole run; the one %s left "
+        "unfinished is kept as %s",
+        identity.get("task_id"),
+        folder.with_name(SUPERSEDED + folder.name),
+    )
 
 
 def title_series(name: str) -> tuple[str, str]:
@@ -126,6 +152,8 @@ class ClearmlBackend(BaseBackend):
         if not s.offline:
             self._set_credentials()
             check_server(s)
+        if s.offline and run.resume:
+            supersede_offline_session(run.resume)
         self._saved_env = {name: os.environ.get(name) for name in PROCESS_ENV}
         Task.set_offline(offline_mode=s.offline)
         # In-process reporting: Tracelet's worker thread is already off the training loop.
@@ -190,6 +218,15 @@ class ClearmlBackend(BaseBackend):
         if self.settings.offline:
             return str(task.get_offline_mode_folder())
         return str(task.get_output_log_web_page())
+
+    @property
+    def identity(self) -> dict[str, Any] | None:
+        """Offline: the task id and session folder (see "Resuming" in the module docstring)."""
+        task = self._task
+        if task is None or not self.settings.offline:
+            return None
+        folder = Path(task.get_offline_mode_folder()).resolve()
+        return {"offline": True, "task_id": task.id, "folder": str(folder)}
 
     # -- start helpers ---------------------------------------------------------------------
 

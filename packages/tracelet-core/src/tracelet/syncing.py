@@ -147,7 +147,7 @@ def sync(
         force: Sync a run whose ``run.json`` says ``running`` although it ran on another host
             (this host cannot tell whether its process is still alive).
         new_run: Deliver everything again, to a new run in each backend, whatever the backend
-            had: for a backend that cannot resume its run (W&B, ClearML), or a run that was
+            had: for a backend that cannot resume its run (W&B or ClearML online), or a run that was
             deleted there.
         timeout: Seconds a backend whose writes keep failing is retried before giving up; the
             rest stays in the journal for the next sync.

@@ -20,6 +20,13 @@ are cut, with one warning); artifacts → one W&B Artifact per ``log_artifact`` 
 ``directory``); images → ``wandb.Image``; histograms → ``wandb.Histogram`` (Tracelet's bins);
 text → a ``wandb.Table`` with columns ``step`` and ``text``; figures → ``wandb.Image`` (matplotlib)
 or ``wandb.Html`` (plotly). The exit code is 0 (finished), 1 (failed) or 130 (killed).
+
+Resuming (``tracelet sync``). An offline run is one ``.wandb`` log that W&B writes in 32 KiB
+blocks from its own service process, so a process killed mid-run leaves a log that ends at an
+unknown point and cannot be appended to. Its identity is the run id and folder; when
+``tracelet sync`` resumes it, the unfinished folder is set aside (renamed ``superseded-…``, its
+log ``….wandb.superseded`` so that ``wandb sync`` skips it) and a new offline run with the same
+id receives the whole run. An online run has no identity here: ``--new-run`` delivers it again.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import io
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -63,6 +70,8 @@ EXIT_CODES: dict[RunStatus, int] = {"finished": 0, "failed": 1, "killed": 130}
 MAX_TAG_LENGTH = 64
 #: The config key holding Tracelet's run id (W&B hides config keys starting with "_").
 RUN_ID_CONFIG = "_tracelet_run_id"
+#: The prefix of an unfinished offline run folder that ``tracelet sync`` replaced.
+SUPERSEDED = "superseded-"
 
 _NOT_ARTIFACT_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -113,6 +122,9 @@ class WandbBackend(BaseBackend):
             options["api_key"] = s.api_key.get_secret_value()
         if s.base_url is not None:
             options["base_url"] = s.base_url
+        run_id = s.id
+        if run_id is None and s.mode == "offline" and run.resume:
+            run_id = supersede_offline_run(run.resume)
         try:
             wandb_run = wandb.init(
                 project=s.project or run.project,
@@ -123,7 +135,7 @@ class WandbBackend(BaseBackend):
                 notes=s.notes,
                 job_type=s.job_type,
                 config={**s.config, RUN_ID_CONFIG: run.id},
-                id=s.id,
+                id=run_id,
                 resume=s.resume,
                 mode=s.mode,
                 dir=str(run_dir),
@@ -158,6 +170,14 @@ class WandbBackend(BaseBackend):
             folder = os.path.dirname(r.dir)  # <dir>/wandb/offline-run-*/files -> the run folder
             return f"{folder}  (upload with: wandb sync {folder})"
         return r.url
+
+    @property
+    def identity(self) -> dict[str, Any] | None:
+        """Offline: the run id and its folder (see "Resuming" in the module docstring)."""
+        r = self._run
+        if r is None or self.settings.mode != "offline":
+            return None
+        return {"mode": "offline", "run_id": r.id, "folder": str(Path(r.dir).parent.resolve())}
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -254,6 +274,39 @@ def history_rows(points: list[tuple[str, float, int, float]]) -> list[dict[str, 
             row_step = step
         row[name] = value
     return rows
+
+
+def supersede_offline_run(identity: Mapping[str, Any]) -> str | None:
+    """Set aside the unfinished offline run ``identity`` names, so that a new offline run with
+    its id can receive the whole Tracelet run; return that id (``None``: not an offline run).
+
+    Raises:
+        BackendStartError: The folder was already uploaded with ``wandb sync``: a new offline
+            run with its id would add its records a second time.
+    """
+    if identity.get("mode") != "offline" or not identity.get("run_id"):
+        return None
+    run_id = str(identity["run_id"])
+    folder = Path(str(identity.get("folder", "")))
+    logs = list(folder.glob("*.wandb")) if folder.is_dir() else []
+    if any(log.with_suffix(".wandb.synced").exists() for log in logs):
+        raise BackendStartError(
+            f"the offline W&B run {run_id} in {folder} was uploaded with `wandb sync` before it "
+            "was finished, and records cannot be added to it: `tracelet sync --new-run` sends "
+            "the whole run to a new W&B run"
+        )
+    if logs:
+        for log in logs:
+            log.rename(log.with_suffix(".wandb.superseded"))
+        aside = folder.with_name(SUPERSEDED + folder.name)
+        folder.rename(aside)
+        logger.info(
+            "tracelet: wandb: the offline run %s was not finished; a new one with the same id "
+            "receives the whole run (the unfinished one is kept in %s)",
+            run_id,
+            aside,
+        )
+    return run_id
 
 
 def check_credentials(settings: WandbSettings) -> None:
