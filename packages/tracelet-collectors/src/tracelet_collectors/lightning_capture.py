@@ -17,6 +17,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tracelet.threads import in_tracelet
 from tracelet_collectors.lightning_logger import is_tracelet_logger, logger_class
 from tracelet_collectors.patching import PatchCollector, RunPatcher, Wrap
 from tracelet_collectors.tensorboard import not_captured
@@ -39,7 +40,9 @@ def _init_wrapper(package: str) -> Wrap:
         def __init__(trainer: Any, *args: Any, **kwargs: Any) -> None:
             original(trainer, *args, **kwargs)
             run = _patcher.run
-            if run is not None and kwargs.get("logger", True) is not False:
+            if run is None or in_tracelet():  # a Trainer a backend builds is its own
+                return
+            if kwargs.get("logger", True) is not False:
                 add_tracelet_logger(trainer, package, run)
 
         return __init__

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from tracelet.threads import TraceletThread
+
 if TYPE_CHECKING:
     from tracelet.run import Run
 
@@ -28,9 +30,8 @@ class OnceCollector:
         self._thread: threading.Thread | None = None
 
     def start(self, run: Run) -> None:
-        self._thread = threading.Thread(
-            target=self._record, args=(run,), name=f"tracelet-{self.name}", daemon=True
-        )
+        name = f"tracelet-{self.name}"
+        self._thread = TraceletThread(target=self._record, args=(run,), name=name)
         self._thread.start()
 
     def stop(self) -> None:

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from tracelet.threads import TraceletThread
+
 if TYPE_CHECKING:
     from tracelet.run import Run
 
@@ -61,9 +63,7 @@ class PeriodicCollector:
         self._warned = False
 
     def start(self, run: Run) -> None:
-        self._thread = threading.Thread(
-            target=self._loop, args=(run,), name=f"tracelet-{self.name}", daemon=True
-        )
+        self._thread = TraceletThread(target=self._loop, args=(run,), name=f"tracelet-{self.name}")
         self._thread.start()
 
     def stop(self) -> None:

@@ -19,7 +19,9 @@ still writes its event files, and these calls also log into the run at the call'
 What TensorBoard does inside one of these calls (``add_hparams`` writes its metrics with
 ``add_scalar``, ``add_figure`` goes through ``add_image``) is not sent a second time. Each class
 is patched once, however many runs start; the patch logs into the active run and is removed
-when that run stops, leaving the classes exactly as they were. A call that cannot be turned into
+when that run stops, leaving the classes exactly as they were. Calls made by Tracelet itself (a
+backend that writes event files, on its delivery thread) are never captured
+(:mod:`tracelet.threads`). A call that cannot be turned into
 a record (an image format this module does not know) is written to TensorBoard, left out of the
 run, and reported once per method as a warning.
 
@@ -37,6 +39,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tracelet.threads import in_tracelet
 from tracelet_collectors.patching import PatchCollector, RunPatcher
 
 if TYPE_CHECKING:
@@ -184,7 +187,7 @@ class _Capture:
             @functools.wraps(original)
             def patched(*args: Any, **kwargs: Any) -> Any:
                 run = self.patcher.run
-                if run is None or getattr(local, "busy", False):
+                if run is None or getattr(local, "busy", False) or in_tracelet():
                     return original(*args, **kwargs)
                 local.busy = True
                 try:

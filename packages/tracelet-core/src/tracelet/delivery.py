@@ -32,6 +32,7 @@ from tracelet.errors import RejectedError
 from tracelet.journal import JournalReader, Position
 from tracelet.overflow import Overflow
 from tracelet.records import Batch, Capability, RunStatus
+from tracelet.threads import TraceletThread
 
 if TYPE_CHECKING:
     from tracelet.backend import Backend
@@ -152,9 +153,7 @@ class BackendWorker:
         self._warned_at = 0.0
         self.last_error: str | None = None
         self._warned_unsupported: set[str] = set()
-        self._thread = threading.Thread(
-            target=self._run, name=f"tracelet-backend-{name}", daemon=True
-        )
+        self._thread = TraceletThread(target=self._run, name=f"tracelet-backend-{name}")
         # Progress inside a batch, for backends that report it: only for a batch holding every
         # record of its journal range (the count is then a count of journal lines).
         self._in_progress: tuple[Position, int] | None = None  # (start, size)

@@ -51,6 +51,7 @@ from tracelet.errors import RejectedError
 from tracelet.journal import JournalReader, Position
 from tracelet.overflow import Overflow
 from tracelet.records import Artifact, Batch, Param, RunStatus, Tag
+from tracelet.threads import TraceletThread
 
 if TYPE_CHECKING:
     from tracelet.backend import Backend
@@ -146,7 +147,7 @@ class Dispatcher:
         self._closing = False  # shutdown was called: no more flush requests
         self._closed = False  # the router has routed its last records
         self._give_up_at: float | None = None
-        self._thread = threading.Thread(target=self._run, name="tracelet-router", daemon=True)
+        self._thread = TraceletThread(target=self._run, name="tracelet-router")
 
     @property
     def dropped(self) -> int:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracelet.errors import BackendStartError
 from tracelet.run import Run
+from tracelet.threads import TraceletThread, tracelet_work
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -124,7 +125,8 @@ def start_run(
             _active = run
             return run
         journal = _start_journal(resolved, info)
-        backends = _start_backends(host, resolved, info, journal)
+        with tracelet_work():  # a backend's own SummaryWriter calls are not captured
+            backends = _start_backends(host, resolved, info, journal)
         run = _launch(info, backends, resolved, _loaded_plugins(host), journal)
         run._attach_collectors(_start_collectors(host, resolved, run))
         _active = run
@@ -236,7 +238,7 @@ def _sync_in_background(host: PluginHost) -> threading.Thread:
                     r.status,
                 )
 
-    thread = threading.Thread(target=work, name="tracelet-sync-on-start", daemon=True)
+    thread = TraceletThread(target=work, name="tracelet-sync-on-start")
     thread.start()
     return thread
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracelet.journal import DELIVERY_DIR, RUN_FILE, JournalReader, Position, close_run_meta
+from tracelet.threads import tracelet_work
 
 if TYPE_CHECKING:
     from tracelet.backends.local import LocalRun
@@ -212,7 +213,8 @@ def _sync_run(folder: Path, options: _Options) -> list[SyncResult]:
                     SyncResult(folder, target, status="skipped: another sync is delivering it")
                 )
                 continue
-            results.append(_sync_backend(run, target, status, end, options))
+            with tracelet_work():  # captures of a run live in this process leave it alone
+                results.append(_sync_backend(run, target, status, end, options))
     return results
 
 
