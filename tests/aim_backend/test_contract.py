@@ -15,6 +15,7 @@ from tracelet.testing import BackendContract, BackendHarness, StoredRun
 
 class AimHarness(BackendHarness):
     backend = "aim"
+    timestamp_precision = None  # AIM stamps each value with the time it is tracked
 
     def __init__(self, repo: Path) -> None:
         self.repo = repo

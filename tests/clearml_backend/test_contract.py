@@ -14,6 +14,8 @@ from tracelet.testing import BackendContract, BackendHarness, StoredRun
 
 class ClearmlHarness(BackendHarness):
     backend = "clearml"
+    stores_status = False  # an offline session has no status (that needs a server)
+    timestamp_precision = None  # ClearML stamps each event with the time it is reported
 
     def config(self) -> dict[str, Any]:
         return {"clearml": {"offline": True}}

@@ -6,26 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.memory_harness import MemoryHarness
 
-from tracelet.backends import memory
 from tracelet.backends.local import read_run
 from tracelet.run import Run
 from tracelet.testing import BackendContract, BackendHarness, StoredRun
-
-
-class MemoryHarness(BackendHarness):
-    backend = "memory"
-
-    def read(self, run: Run) -> StoredRun:
-        store = memory.stored(run)
-        return StoredRun(
-            metrics={n: [(m.step, m.value) for m in pts] for n, pts in store.metrics.items()},
-            params=dict(store.params),
-            tags=dict(store.tags),
-            artifacts=dict(store.artifacts),
-            status=store.status,
-            name=store.info.name,
-        )
 
 
 class LocalHarness(BackendHarness):
@@ -44,21 +29,28 @@ class LocalHarness(BackendHarness):
         location = run.locations()["local"]
         assert location is not None
         stored = read_run(location)
-        artifacts: dict[str, bytes] = {}
-        for name, path in stored.artifacts.items():
-            if path.is_dir():
-                for file in path.rglob("*"):
-                    if file.is_file():
-                        artifacts[f"{name}/{file.relative_to(path).as_posix()}"] = file.read_bytes()
-            else:
-                artifacts[name] = path.read_bytes()
+        images: dict[str, list[tuple[int, bytes]]] = {}
+        histograms: dict[str, list[tuple[int, list[float]]]] = {}
+        texts: dict[str, list[tuple[int, str]]] = {}
+        for m in stored.media:
+            if m["type"] == "image":
+                png = (stored.path / m["path"]).read_bytes()
+                images.setdefault(m["name"], []).append((m["step"], png))
+            elif m["type"] == "histogram":
+                histograms.setdefault(m["name"], []).append((m["step"], m["counts"]))
+            elif m["type"] == "text":
+                texts.setdefault(m["name"], []).append((m["step"], m["text"]))
         return StoredRun(
             metrics={n: [(m.step, m.value) for m in pts] for n, pts in stored.metrics.items()},
+            metric_times={n: [m.timestamp for m in pts] for n, pts in stored.metrics.items()},
             params=stored.params,
             tags=stored.tags,
             artifacts={n: f.read_bytes() for n, f in stored.artifact_files().items()},
             status=stored.status,
             name=stored.name,
+            images=images,
+            histograms=histograms,
+            texts=texts,
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from support.clearml_reading import OfflineSession, read_session
@@ -21,9 +23,45 @@ def metric_name(title: str, series: str) -> str:
     return title if title == series else f"{title}/{series}"
 
 
+#: A text record in the console log: ``[name @ step N] text`` (the text may span lines).
+TEXT_LINE = re.compile(r"^\[(?P<name>[^\]]+) @ step (?P<step>\d+)\] ?", re.MULTILINE)
+
+
+def read_texts(session: OfflineSession) -> dict[str, list[tuple[int, str]]]:
+    """Text records from the console log: each runs to the next record or the end."""
+    log = (session.folder / "log.jsonl").read_text() if session.folder.exists() else ""
+    joined = "\n".join(
+        event["msg"]
+        for line in log.splitlines()
+        if line.strip()
+        for event in json.loads(line)
+        if event["type"] == "log"
+    )
+    marks = list(TEXT_LINE.finditer(joined))
+    texts: dict[str, list[tuple[int, str]]] = {}
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(joined)
+        text = joined[mark.end() : end].rstrip("\n")
+        texts.setdefault(mark["name"], []).append((int(mark["step"]), text))
+    return texts
+
+
 def read_stored(run: Run, section: str = "General") -> StoredRun:
     session = session_of(run)
+    images: dict[str, list[tuple[int, bytes]]] = {}
+    for event in session.of_type("training_debug_image"):
+        name = metric_name(event["metric"], event["variant"])
+        images.setdefault(name, []).append((event["iter"], Path(event["url"]).read_bytes()))
+    histograms: dict[str, list[tuple[int, list[float]]]] = {}
+    for event in session.of_type("plot"):
+        bars = json.loads(event["plot_str"])["data"][0]
+        if bars.get("type") == "bar":
+            name = metric_name(event["metric"], event["variant"])
+            histograms.setdefault(name, []).append((event["iter"], list(bars["y"])))
     return StoredRun(
+        images=images,
+        histograms=histograms,
+        texts=read_texts(session),
         metrics={metric_name(*key): points for key, points in session.scalars().items()},
         params=session.params(section),
         tags=dict(t.split(":", 1) if ":" in t else (t, "") for t in session.tags),

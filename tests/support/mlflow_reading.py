@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -50,14 +51,37 @@ def read_stored(uri: str, run: Run) -> StoredRun:
     """The run as MLflow stored it, in the contract's terms."""
     mlrun = find_run(uri, run)
     run_id = mlrun.info.run_id
-    return StoredRun(
-        metrics={
-            key: [(step, value) for step, value, _ in metric_history(uri, run_id, key)]
-            for key in mlrun.data.metrics
-        },
+    histories = {key: metric_history(uri, run_id, key) for key in mlrun.data.metrics}
+    files = artifact_files(uri, run_id)
+    stored = StoredRun(
+        metrics={key: [(step, value) for step, value, _ in h] for key, h in histories.items()},
+        metric_times={key: [ms / 1000 for _, _, ms in h] for key, h in histories.items()},
         params=dict(mlrun.data.params),
         tags=dict(mlrun.data.tags),
-        artifacts=artifact_files(uri, run_id),
+        artifacts=files,
         status=mlrun.info.status.lower(),
         name=mlrun.info.run_name,
     )
+    read_media(files, stored)
+    return stored
+
+
+def read_media(files: dict[str, bytes], stored: StoredRun) -> None:
+    """Fill ``stored``'s images (MLflow's stepped images: ``images/<key>+step+<n>+...png``),
+    histograms (``histograms/<name>/step_<n>.json``) and texts (``text/<name>/step_<n>.txt``)."""
+    images: dict[str, list[tuple[int, bytes]]] = {}
+    histograms: dict[str, list[tuple[int, list[float]]]] = {}
+    texts: dict[str, list[tuple[int, str]]] = {}
+    for path, data in sorted(files.items()):
+        kind, _, rest = path.partition("/")
+        if kind == "images" and rest.endswith(".png"):
+            key, _, tail = rest.removesuffix(".png").partition("+step+")
+            images.setdefault(key.replace("~", "/"), []).append((int(tail.split("+")[0]), data))
+        elif kind in ("histograms", "text"):
+            name, _, file = rest.rpartition("/")
+            step = int(file.removeprefix("step_").split(".")[0])
+            if kind == "text":
+                texts.setdefault(name, []).append((step, data.decode()))
+            else:
+                histograms.setdefault(name, []).append((step, json.loads(data)["counts"]))
+    stored.images, stored.histograms, stored.texts = images, histograms, texts

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
 
+from support.media import Media
 from support.wandb_reading import WandbRun, metric_points, read_offline_run
 from tracelet.run import Run
 from tracelet.testing import StoredRun
@@ -56,8 +58,37 @@ def tags_of(stored: WandbRun) -> dict[str, str]:
     return dict(tag.split(":", 1) if ":" in tag else (tag, "") for tag in stored.tags)
 
 
+def read_media(stored: WandbRun) -> Media:
+    """The images, histograms and texts of the history, as the contract reads them: each media
+    value of a row with the row's Tracelet step."""
+    media = Media()
+    for row in stored.history:
+        for key, value in row.items():
+            if not isinstance(value, dict) or "_type" not in value:
+                continue
+            step = int(row[STEP_METRIC])
+            if value["_type"] == "image-file":
+                media.images.setdefault(key, []).append(
+                    (step, stored.media_file(value).read_bytes())
+                )
+            elif value["_type"] == "histogram":
+                media.histograms.setdefault(key, []).append((step, list(value["values"])))
+            elif value["_type"] == "table-file":
+                table = json.loads(stored.media_file(value).read_text())
+                for table_step, text in table["data"]:
+                    media.texts.setdefault(key, []).append((int(table_step), text))
+    return media
+
+
+def metric_times(stored: WandbRun, name: str) -> list[float]:
+    """The ``_timestamp`` of each history row holding a point of ``name``."""
+    return [float(row["_timestamp"]) for row in stored.history if name in row]
+
+
 def read_stored(run: Run) -> StoredRun:
     stored = wandb_run_of(run)
+    media = read_media(stored)
+    names = metric_names(stored)
     artifacts: dict[str, bytes] = {}
     for artifact in stored.artifacts:
         if artifact.type in ("file", "directory"):
@@ -67,11 +98,15 @@ def read_stored(run: Run) -> StoredRun:
     return StoredRun(
         metrics={
             name: [(int(step), value) for step, value in metric_points(stored, name, STEP_METRIC)]
-            for name in metric_names(stored)
+            for name in names
         },
+        metric_times={name: metric_times(stored, name) for name in names},
         params=params,
         tags=tags_of(stored),
         artifacts=artifacts,
         status=None if stored.exit_code is None else STATUS.get(stored.exit_code, "failed"),
         name=stored.name,
+        images=media.images,
+        histograms=media.histograms,
+        texts=media.texts,
     )

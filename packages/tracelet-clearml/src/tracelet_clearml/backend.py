@@ -4,12 +4,14 @@ Where records go:
 
 * metrics: ``logger.report_scalar(title, series, value, iteration=step)``. A name ``a/b/c`` is
   title ``a/b`` and series ``c`` (:func:`title_series`); a name without ``/`` is both title and
-  series, as ClearML plots a single series;
+  series, as ClearML plots a single series. ClearML replaces NaN and ±inf by 0, so such points
+  are refused instead (counted as failed, with the reason);
 * params: hyperparameters in the section ``params_section`` (``General``), flattened names as
   given (``optimizer/name``), with ``update_parameters``;
 * tags: task tags ``name:value`` (``name`` alone for an empty value);
 * artifacts: ``upload_artifact`` under their name (a directory is uploaded zipped, ClearML's way);
-* images: ``report_image``; figures: ``report_image`` (matplotlib) or ``report_plotly``;
+* images: ``report_image`` of the PNG file, kept as PNG; figures: the same (matplotlib) or
+  ``report_plotly``;
   histograms: ``report_histogram`` with one bar per bin, labelled by its range; text: a line
   ``[name @ step] text`` in the task's console log (``report_text``).
 
@@ -32,6 +34,7 @@ import io
 import json
 import logging
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -225,7 +228,7 @@ class ClearmlBackend(BaseBackend):
         task = self._task
         if task is None or not self.settings.offline:
             return None
-        folder = Path(task.get_offline_mode_folder()).resolve()
+        folder = Path(str(task.get_offline_mode_folder())).resolve()
         return {"offline": True, "task_id": task.id, "folder": str(folder)}
 
     # -- start helpers ---------------------------------------------------------------------
@@ -265,6 +268,14 @@ class ClearmlBackend(BaseBackend):
             plan.calls.append(lambda: task.add_tags(tags))
         if batch.metrics:
             points = batch.metrics
+            finite = [p for p in points if p[1] - p[1] == 0.0]
+            if len(finite) < len(points):  # ClearML would store NaN and ±inf as 0: refuse them
+                plan.refused.extend(
+                    f"ClearML cannot store {value} (metric {name!r}, step {step})"
+                    for name, value, step, _ in points
+                    if value - value != 0.0
+                )
+                points = finite
             done = [0]  # points reported so far: a retry of this batch resumes after them
             plan.calls.append(lambda: _report_scalars(report_logger, points, done))
         plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
@@ -296,9 +307,7 @@ class ClearmlBackend(BaseBackend):
             )
         if isinstance(media, Image | Figure) and media.png is not None:
             png, step = media.png, media.step
-            return lambda: report_logger.report_image(
-                title, series, iteration=step, image=_pil(png)
-            )
+            return lambda: _report_png(report_logger, title, series, step, png)
         assert isinstance(media, Figure)
         assert media.plotly_json is not None
         figure = json.loads(media.plotly_json)
@@ -322,10 +331,15 @@ def _report_scalars(
         done[0] = i + 1
 
 
-def _pil(png: bytes) -> Any:
-    import PIL.Image
-
-    return PIL.Image.open(io.BytesIO(png))
+def _report_png(report_logger: Logger, title: str, series: str, step: int, png: bytes) -> None:
+    """Report the PNG as a file: given a picture instead, ClearML would store it as JPEG (its
+    default image format), which changes the pixels. ClearML deletes the file once stored."""
+    fd, path = tempfile.mkstemp(prefix="tracelet-", suffix=".png")
+    with os.fdopen(fd, "wb") as file:
+        file.write(png)
+    report_logger.report_image(
+        title, series, iteration=step, local_path=path, delete_after_upload=True
+    )
 
 
 def server_config(settings: ClearmlSettings) -> tuple[str | None, bool]:

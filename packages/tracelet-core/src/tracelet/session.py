@@ -94,8 +94,13 @@ def start_run(
     config: Mapping[str, Any] | None = None,
     *,
     host: PluginHost | None = None,
+    collectors: bool = True,
 ) -> Run:
-    """:func:`tracelet.start_logging` with an explicit plugin host (tests, embedding)."""
+    """:func:`tracelet.start_logging` with an explicit plugin host (tests, embedding).
+
+    ``collectors=False`` starts no collector or capture, whatever the settings say: the run then
+    holds only what the caller logs (the contract kit's runs).
+    """
     global _active
     from tracelet.plugins import get_default_host
     from tracelet.settings import resolve_settings
@@ -128,7 +133,8 @@ def start_run(
         with tracelet_work():  # a backend's own SummaryWriter calls are not captured
             backends = _start_backends(host, resolved, info, journal)
         run = _launch(info, backends, resolved, _loaded_plugins(host), journal)
-        run._attach_collectors(_start_collectors(host, resolved, run))
+        if collectors:
+            run._attach_collectors(_start_collectors(host, resolved, run))
         _active = run
         _live.append(run)
         _install_process_hooks(sigterm=settings.handle_sigterm)

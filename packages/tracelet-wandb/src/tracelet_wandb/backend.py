@@ -11,8 +11,10 @@ and ``_step`` simply counts rows. A step that goes backwards, or a collector sam
 clock, is one more row: nothing is dropped.
 
 Rows. Points are grouped into rows in logging order: a point joins the current row when it has
-the same step and its name is not in the row yet, so ``log_metrics({...}, step=s)`` or a loop
-logging loss, accuracy and lr at step ``s`` gives one row. Media go into rows the same way.
+the same step, its name is not in the row yet and it was logged within a millisecond of the
+row's first point, so ``log_metrics({...}, step=s)`` or a loop logging loss, accuracy and lr at
+step ``s`` gives one row. Each row's ``_timestamp`` (W&B's wall time) is the logging time, not
+the delivery time. Media go into rows of their own.
 
 Where records go: params → ``run.config`` (flattened names as given, a changed value updates
 it); tags → run tags ``"name:value"`` (W&B tags are labels of at most 64 characters; longer ones
@@ -66,6 +68,9 @@ logger = logging.getLogger("tracelet.wandb")
 STEP_METRIC = "tracelet/step"
 #: The run's exit code for each Tracelet status (130: interrupted, as after Ctrl-C).
 EXIT_CODES: dict[RunStatus, int] = {"finished": 0, "failed": 1, "killed": 130}
+#: Points of one step logged further apart than this (seconds) go to separate rows, so that
+#: each row's ``_timestamp`` is within this of every point's logging time.
+ROW_WINDOW = 0.001
 #: The longest tag W&B accepts.
 MAX_TAG_LENGTH = 64
 #: The config key holding Tracelet's run id (W&B hides config keys starting with "_").
@@ -214,7 +219,13 @@ class WandbBackend(BaseBackend):
             plan.calls.append(lambda: setattr(run, "tags", tags))
         rows = history_rows(batch.metrics)
         for record in batch.media:
-            rows.append({STEP_METRIC: record.step, record.name: self._media_value(record)})
+            rows.append(
+                {
+                    STEP_METRIC: record.step,
+                    "_timestamp": record.timestamp,
+                    record.name: self._media_value(record),
+                }
+            )
         plan.calls.extend(self._row_call(row) for row in rows)
         plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
         return plan
@@ -263,15 +274,18 @@ class WandbBackend(BaseBackend):
 
 def history_rows(points: list[tuple[str, float, int, float]]) -> list[dict[str, Any]]:
     """Metric points as history rows, in logging order: a point joins the current row when it
-    has the row's step and its name is not in the row yet; otherwise it starts a new row."""
+    has the row's step, its name is not in the row yet and it was logged within
+    :data:`ROW_WINDOW` of the row's first point; otherwise it starts a new row. A row's
+    ``_timestamp`` (W&B's wall time) is its first point's logging time."""
     rows: list[dict[str, Any]] = []
     row: dict[str, Any] = {}
     row_step: int | None = None
-    for name, value, step, _ts in points:
-        if step != row_step or name in row:
-            row = {STEP_METRIC: step}
+    row_ts = 0.0
+    for name, value, step, ts in points:
+        if step != row_step or name in row or ts - row_ts > ROW_WINDOW:
+            row = {STEP_METRIC: step, "_timestamp": ts}
             rows.append(row)
-            row_step = step
+            row_step, row_ts = step, ts
         row[name] = value
     return rows
 

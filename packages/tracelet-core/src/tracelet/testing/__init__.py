@@ -1,8 +1,8 @@
 """Test helpers for backend authors: the backend contract suite.
 
 Subclass :class:`BackendContract` in your backend's tests and provide one fixture, ``harness``,
-returning a :class:`BackendHarness` that says how to select your backend and how to read a run
-back through your backend's own reader::
+returning a :class:`BackendHarness` that says how to select your backend, what it declares it
+stores, and how to read a run back through your backend's own reader::
 
     import pytest
     from tracelet.testing import BackendContract, BackendHarness, StoredRun
@@ -21,9 +21,25 @@ back through your backend's own reader::
         def harness(self, tmp_path):
             return MyHarness(tmp_path)
 
-pytest collects the inherited tests; each runs a real run through your backend.
+pytest collects the inherited tests; each runs a real run through your backend, with no
+collector or capture running, so the run holds exactly what the test logged.
 """
 
-from tracelet.testing.contract import BackendContract, BackendHarness, StoredRun, flaky_host
+import pytest
 
-__all__ = ["BackendContract", "BackendHarness", "StoredRun", "flaky_host"]
+# The kit is installed, not a test module: ask pytest to show the values of its assertions.
+pytest.register_assert_rewrite("tracelet.testing.checks", "tracelet.testing.contract")
+
+from tracelet.testing.checks import ContractError, png_rgb  # noqa: E402
+from tracelet.testing.contract import BackendContract  # noqa: E402
+from tracelet.testing.flaky import flaky_host  # noqa: E402
+from tracelet.testing.harness import BackendHarness, StoredRun  # noqa: E402
+
+__all__ = [
+    "BackendContract",
+    "BackendHarness",
+    "ContractError",
+    "StoredRun",
+    "flaky_host",
+    "png_rgb",
+]

@@ -1,150 +1,42 @@
-"""The backend contract: what every Tracelet backend must do, as a pytest test class."""
+"""The backend contract: what every Tracelet backend must do, as a pytest test class.
+
+Each test starts a real run on the backend under test, with no collector or capture running
+(the run holds only what the test logs) and its journal in a temporary folder, stops it, and
+reads it back through the harness. A failure names the check, what was expected, what was
+stored and what to do (:mod:`tracelet.testing.checks`).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
-from tracelet import hookspecs
-from tracelet.backend import Backend, RunInfo
+from tracelet import media
 from tracelet.plugins import PluginHost, get_default_host
-from tracelet.records import Batch, Capability, RunStatus
+from tracelet.records import RunStatus
 from tracelet.run import Run
 from tracelet.session import start_run
+from tracelet.testing.checks import (
+    check_metrics,
+    expect,
+    image_pixels,
+    pixels_close,
+    png_rgb,
+    same_value,
+)
+from tracelet.testing.flaky import flaky_host
+from tracelet.testing.harness import BackendHarness
 
-
-@dataclass
-class StoredRun:
-    """A run as the backend stored it, in Tracelet's terms.
-
-    Attributes:
-        metrics: Metric name → ``(step, value)`` pairs in the backend's stored order.
-        params: Param name → value as the backend stores it (compared as text).
-        tags: Tag name → value.
-        artifacts: Artifact path (``"models/best.pt"``; files of a logged directory as
-            ``"<name>/<relative path>"``) → content.
-        status: ``"finished"``, ``"failed"`` or ``"killed"`` once closed; ``None`` if the
-            backend has no notion of it.
-        name: The run's name as stored, if the backend stores one.
-    """
-
-    metrics: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    artifacts: dict[str, bytes] = field(default_factory=dict)
-    status: str | None = None
-    name: str | None = None
-
-
-class BackendHarness:
-    """How the contract drives one backend. Subclass it; set :attr:`backend`; implement ``read``.
-
-    Attributes:
-        backend: The backend's name (what users pass as ``backend=``).
-        host: The plugin host to use; ``None`` uses the default one (installed plugins).
-        killed_status: What the backend reports after ``run.stop("killed")`` (a backend with no
-            "killed" state may report ``"failed"``).
-    """
-
-    backend: ClassVar[str] = ""
-    host: PluginHost | None = None
-    killed_status: ClassVar[str] = "killed"
-
-    def config(self) -> dict[str, Any]:
-        """The ``config`` argument for ``start_logging`` (e.g. a temp dir for the backend)."""
-        return {}
-
-    def read(self, run: Run) -> StoredRun:
-        """Read the (stopped) run back through the backend's own reader."""
-        raise NotImplementedError
-
-
-def param_text(value: Any) -> str:
-    """A param value as text, the way backends that store strings write it."""
-    return str(value)
-
-
-class _FlakyBackend:
-    """Wraps a real backend and fails its first ``failures`` writes (transient errors)."""
-
-    capabilities: ClassVar[frozenset[Capability]] = frozenset()
-
-    def __init__(self, inner: Backend, failures: int) -> None:
-        self.inner = inner
-        self.failures = failures
-
-    @classmethod
-    def wrap(cls, inner: Backend, failures: int) -> Backend:
-        """A wrapper whose class declares the same capabilities as ``inner``."""
-        wrapper: type[_FlakyBackend] = type(
-            "FlakyBackend", (cls,), {"capabilities": frozenset(inner.capabilities)}
-        )
-        return wrapper(inner, failures)
-
-    def start(self, run: RunInfo) -> None:
-        self.inner.start(run)
-
-    def write(self, batch: Batch) -> None:
-        if self.failures > 0:
-            self.failures -= 1
-            raise ConnectionError("injected transient failure")
-        self.inner.write(batch)
-
-    def flush(self) -> None:
-        self.inner.flush()
-
-    def close(self, status: RunStatus) -> None:
-        self.inner.close(status)
-
-    @property
-    def location(self) -> str | None:
-        return self.inner.location
-
-    @property
-    def identity(self) -> dict[str, Any] | None:
-        return getattr(self.inner, "identity", None)
-
-
-def flaky_host(backend: str, failures: int, source: PluginHost | None = None) -> PluginHost:
-    """A plugin host whose ``backend`` is the real one wrapped to fail its first writes.
-
-    The wrapper keeps the backend's name, settings section and native env vars, so the same
-    ``config`` and the same reader work.
-    """
-    spec = (source or get_default_host()).backends[backend]
-    host = PluginHost(load_entrypoints=False)
-    host.unregister("builtin")
-
-    class FlakyPlugin:
-        @hookspecs.hookimpl
-        def tracelet_register_backends(self, register: hookspecs.RegisterBackend) -> None:
-            register(
-                spec.name,
-                lambda settings: _FlakyBackend.wrap(spec.factory(settings), failures),
-                settings=spec.settings,
-                native_env=spec.native_env,
-            )
-
-    info = host.register(FlakyPlugin(), name="flaky")
-    assert info.status == "loaded", info.error
-    return host
-
-
-def _assert_metrics(stored: StoredRun, expected: Mapping[str, list[tuple[int, float]]]) -> None:
-    for name, points in expected.items():
-        got = stored.metrics.get(name)
-        assert got is not None, f"metric {name!r} missing; stored: {sorted(stored.metrics)}"
-        assert [s for s, _ in got] == [s for s, _ in points], f"steps of {name!r} differ"
-        for (_, v_got), (step, v_exp) in zip(got, points, strict=True):
-            if math.isnan(v_exp):
-                assert math.isnan(v_got), f"{name!r} step {step}: expected NaN, got {v_got}"
-            else:
-                assert v_got == pytest.approx(v_exp, rel=1e-6), f"{name!r} step {step}"
+_IMAGE = [
+    [(255, 0, 0), (0, 255, 0), (0, 0, 255)],
+    [(0, 0, 0), (128, 128, 128), (255, 255, 255)],
+]
+_HISTOGRAM_VALUES = [0.0, 0.1, 0.2, 0.5, 0.5, 0.9, 1.0]
+_TEXT = "hello\nsecond line"
 
 
 def _declined(run: Run, harness: BackendHarness, kind: str, logged: int) -> bool:
@@ -153,28 +45,65 @@ def _declined(run: Run, harness: BackendHarness, kind: str, logged: int) -> bool
     if kind in run.capabilities()[harness.backend]:
         return False
     stats = run.stats()[harness.backend]
-    assert (stats.unsupported, stats.failed) == (logged, 0), stats
+    expect(
+        (stats.unsupported, stats.failed) == (logged, 0),
+        f"records of an undeclared kind ({kind}) were not counted as unsupported",
+        {"unsupported": logged, "failed": 0},
+        {"unsupported": stats.unsupported, "failed": stats.failed},
+        "this is Tracelet's job: report it as a Tracelet bug",
+    )
     return True
+
+
+def _stopped(run: Run, harness: BackendHarness, timeout: float = 60) -> None:
+    ok = run.stop(timeout=timeout)
+    expect(
+        ok,
+        "run.stop() did not deliver everything",
+        "every record delivered",
+        run.stats()[harness.backend],
+        "write() must return once the batch is stored, and raise only when nothing was",
+    )
 
 
 class BackendContract:
     """The tests every backend must pass. Subclass and provide the ``harness`` fixture."""
+
+    journal_root: Path
 
     @pytest.fixture
     def harness(self) -> BackendHarness:
         """Override in the subclass: return the harness for the backend under test."""
         raise NotImplementedError("subclasses of BackendContract provide a 'harness' fixture")
 
-    def start(self, harness: BackendHarness, name: str, host: PluginHost | None = None) -> Run:
-        """Start a run on the harness's backend (small flush interval: tests stay quick)."""
-        config = {"flush_interval": 0.05, **harness.config()}
+    @pytest.fixture(autouse=True)
+    def _journal_folder(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        """The run folders (journals) of the kit's runs go to a temporary folder."""
+        self.journal_root = tmp_path_factory.mktemp("tracelet-kit-runs")
+
+    def start(
+        self,
+        harness: BackendHarness,
+        name: str,
+        host: PluginHost | None = None,
+        **settings: Any,
+    ) -> Run:
+        """Start a run on the harness's backend: no collectors or captures, the journal in a
+        temporary folder, a small flush interval (tests stay quick), then ``settings``."""
+        config: dict[str, Any] = {"flush_interval": 0.05, **harness.config(), **settings}
+        host = host or harness.host or get_default_host()
+        if "local" in host.backends:
+            config.setdefault("local", {"path": str(self.journal_root)})
         return start_run(
             exp_name=name,
             project="tracelet-contract",
             backend=harness.backend,
             config=config,
-            host=host or harness.host,
+            host=host,
+            collectors=False,
         )
+
+    # -- metrics ---------------------------------------------------------------------------
 
     def test_metrics_round_trip_in_order(self, harness: BackendHarness) -> None:
         run = self.start(harness, "metrics")
@@ -184,35 +113,105 @@ class BackendContract:
                 value = (step + 1) / (len(name) + step + 2)
                 run.log_metric(name, value, step=step)
                 points.append((step, value))
-        assert run.stop(), run.stats()
-        stored = harness.read(run)
-        _assert_metrics(stored, expected)
+        _stopped(run, harness)
+        check_metrics(harness.read(run), expected)
 
     def test_step_zero_and_metrics_batch(self, harness: BackendHarness) -> None:
         run = self.start(harness, "step-zero")
         run.log_metrics({"a": 1.5, "b": -2.0}, step=0)
         run.log_metrics({"a": 2.5, "b": -3.0}, step=1)
-        assert run.stop(), run.stats()
-        stored = harness.read(run)
-        _assert_metrics(stored, {"a": [(0, 1.5), (1, 2.5)], "b": [(0, -2.0), (1, -3.0)]})
+        _stopped(run, harness)
+        check_metrics(harness.read(run), {"a": [(0, 1.5), (1, 2.5)], "b": [(0, -2.0), (1, -3.0)]})
 
     def test_backwards_step_is_kept(self, harness: BackendHarness) -> None:
         run = self.start(harness, "backwards")
         points = [(0, 1.0), (1, 2.0), (2, 3.0), (1, 4.0), (3, 5.0)]
         for step, value in points:
             run.log_metric("resumed", value, step=step)
-        assert run.stop(), run.stats()
+        _stopped(run, harness)
         got = harness.read(run).metrics.get("resumed", [])
-        assert sorted(got) == sorted(points), "every point, including the backwards one"
+        expect(
+            sorted(got) == sorted(points),
+            "a step that goes backwards was not kept (a resumed training logs one)",
+            points,
+            got,
+            "store every point as logged; never drop or overwrite one because its step is lower",
+        )
+
+    def test_timestamps_are_the_logging_times(self, harness: BackendHarness) -> None:
+        precision = harness.timestamp_precision
+        if precision is None:
+            return  # declared: the tool records its own time (of delivery) or none
+        run = self.start(harness, "timestamps", flush_interval=0.5)
+        windows = []
+        for step in range(3):
+            before = time.time()
+            run.log_metric("t", float(step), step=step)
+            windows.append((before, time.time()))
+            time.sleep(0.2)  # delivery comes later: a backend stamping its write time is off
+        _stopped(run, harness)
+        times = harness.read(run).metric_times.get("t", [])
+        expect(
+            len(times) == 3,
+            "no timestamp read back for each point of metric 't'",
+            "3 timestamps",
+            times,
+            "fill StoredRun.metric_times in the harness's read from what the backend stored; if "
+            "the tool records its own time or none, declare timestamp_precision = None",
+        )
+        for step, ((before, after), stored) in enumerate(zip(windows, times, strict=True)):
+            expect(
+                before - precision <= stored <= after + precision,
+                f"metric 't' at step {step}: the stored timestamp is not the time of the call",
+                f"between {before:.6f} and {after:.6f} (± {precision} s)",
+                stored,
+                "store each point's timestamp (the 4th item of a metric tuple, seconds since "
+                "the epoch), not the time of the write; declare the tool's precision in "
+                "timestamp_precision",
+            )
+
+    def test_non_finite_values_are_stored_or_counted_failed(self, harness: BackendHarness) -> None:
+        run = self.start(harness, "non-finite", nan_policy="keep")
+        values = [1.0, math.nan, 2.0, math.inf, 3.0, -math.inf, 4.0]
+        for step, value in enumerate(values):
+            run.log_metric("x", value, step=step)
+        run.stop(timeout=60)
+        stats = run.stats()[harness.backend]
+        got = dict(harness.read(run).metrics.get("x", []))
+        for step, value in enumerate(values):
+            if math.isfinite(value) or step in got:
+                expect(
+                    step in got and same_value(got[step], value),
+                    f"metric 'x' at step {step} (logged {value}) is missing or wrong, next to "
+                    "NaN and infinite values",
+                    value,
+                    got.get(step, "missing"),
+                    "store NaN and ±inf if the tool can (±inf as ±max float is accepted); "
+                    "otherwise refuse exactly those points (raise ValueError: the dispatcher "
+                    "isolates them) so that the others are stored",
+                )
+        missing = sum(
+            1 for step, v in enumerate(values) if not math.isfinite(v) and step not in got
+        )
+        expect(
+            missing == stats.failed,
+            "non-finite points neither stored nor counted as failed: lost silently",
+            f"{missing} failed",
+            f"{stats.failed} failed",
+            "raise for the points the tool refuses (a permanent error: ValueError) instead of "
+            "dropping them",
+        )
+
+    # -- params, tags, artifacts -----------------------------------------------------------
 
     def test_params_round_trip(self, harness: BackendHarness) -> None:
         run = self.start(harness, "params")
         run.log_params({"lr": 0.001, "epochs": 3, "optimizer": {"name": "adam", "beta1": 0.9}})
         run.log_param("use_amp", True)
-        assert run.stop(), run.stats()
+        _stopped(run, harness)
         if _declined(run, harness, "params", 5):
             return
-        params = {k: param_text(v) for k, v in harness.read(run).params.items()}
+        params = {k: str(v) for k, v in harness.read(run).params.items()}
         expected = {
             "lr": "0.001",
             "epochs": "3",
@@ -221,18 +220,62 @@ class BackendContract:
             "use_amp": "True",
         }
         for key, value in expected.items():
-            assert params.get(key) == value, f"param {key!r}: {params.get(key)!r} != {value!r}"
+            expect(
+                params.get(key) == value,
+                f"param {key!r} differs",
+                value,
+                params.get(key, "missing"),
+                "store params under their flattened names ('optimizer/name'), values as given",
+            )
 
     def test_tags_round_trip(self, harness: BackendHarness) -> None:
         run = self.start(harness, "tags")
         run.set_tags({"team": "vision", "stage": "dev"})
         run.set_tag("seed", 7)
-        assert run.stop(), run.stats()
+        _stopped(run, harness)
         if _declined(run, harness, "tags", 3):
             return
         tags = harness.read(run).tags
         for key, value in {"team": "vision", "stage": "dev", "seed": "7"}.items():
-            assert tags.get(key) == value, f"tag {key!r}: {tags.get(key)!r}"
+            expect(
+                tags.get(key) == value,
+                f"tag {key!r} differs",
+                value,
+                tags.get(key, "missing"),
+                "store each tag's name and value (values arrive as text)",
+            )
+
+    def test_params_and_tags_over_several_batches(self, harness: BackendHarness) -> None:
+        run = self.start(harness, "later-batches")
+        run.log_param("first", 1)
+        run.set_tag("first", "a")
+        assert run.flush(timeout=60)
+        run.log_param("second", 2)
+        assert run.flush(timeout=60)
+        run.log_params({"third": 3})
+        run.set_tag("third", "c")
+        _stopped(run, harness)
+        stored = harness.read(run)
+        caps = run.capabilities()[harness.backend]
+        if "params" in caps:
+            params = {k: str(v) for k, v in stored.params.items()}
+            want = {"first": "1", "second": "2", "third": "3"}
+            expect(
+                {k: params.get(k) for k in want} == want,
+                "params logged after the first batch are missing",
+                want,
+                {k: params.get(k, "missing") for k in want},
+                "store the params of every batch, not only of the first one",
+            )
+        if "tags" in caps:
+            want_tags = {"first": "a", "third": "c"}
+            expect(
+                {k: stored.tags.get(k) for k in want_tags} == want_tags,
+                "tags logged after the first batch are missing",
+                want_tags,
+                {k: stored.tags.get(k, "missing") for k in want_tags},
+                "store the tags of every batch, adding to those already stored",
+            )
 
     def test_artifacts_round_trip(self, harness: BackendHarness, tmp_path: Path) -> None:
         model = tmp_path / "model.bin"
@@ -244,32 +287,132 @@ class BackendContract:
         run = self.start(harness, "artifacts")
         run.log_artifact(model, name="models/model.bin")
         run.log_artifact(folder)
-        assert run.stop(), run.stats()
+        _stopped(run, harness)
         if _declined(run, harness, "artifacts", 2):
             return
         artifacts = harness.read(run).artifacts
-        assert artifacts.get("models/model.bin") == model.read_bytes()
-        assert artifacts.get("eval/report.txt") == b"accuracy 0.9\n"
-        assert artifacts.get("eval/sub/cm.csv") == b"1,0\n0,1\n"
+        for path, content in (
+            ("models/model.bin", model.read_bytes()),
+            ("eval/report.txt", b"accuracy 0.9\n"),
+            ("eval/sub/cm.csv", b"1,0\n0,1\n"),
+        ):
+            expect(
+                artifacts.get(path) == content,
+                f"artifact {path!r} is missing or its content differs",
+                f"{len(content)} bytes",
+                "missing" if path not in artifacts else f"{len(artifacts[path])} bytes",
+                "store the file's bytes under the artifact's name; a directory's files under "
+                "'<name>/<relative path>'",
+            )
+
+    # -- media -----------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("kind", ["images", "histograms", "text"])
+    def test_media_round_trip(self, harness: BackendHarness, kind: str) -> None:
+        run = self.start(harness, f"media-{kind}")
+        if kind == "images":
+            run.log_image("sample", png_rgb(_IMAGE), step=3)
+        elif kind == "histograms":
+            run.log_histogram("weights", _HISTOGRAM_VALUES, step=2, bins=4)
+        else:
+            run.log_text("notes", _TEXT, step=1)
+        _stopped(run, harness)
+        if _declined(run, harness, kind, 1):
+            return
+        stored = harness.read(run)
+        field = {"images": stored.images, "histograms": stored.histograms, "text": stored.texts}
+        found = field[kind]
+        expect(
+            found is not None,
+            f"the backend declares {kind!r} but the harness read none back",
+            f"StoredRun.{'texts' if kind == 'text' else kind} filled",
+            None,
+            f"fill StoredRun.{'texts' if kind == 'text' else kind} in the harness's read from "
+            f"what the backend stored, or do not declare {kind!r}",
+        )
+        assert found is not None
+        name = {"images": "sample", "histograms": "weights", "text": "notes"}[kind]
+        entries: list[tuple[int, Any]] = list(found.get(name, []))
+        step = {"images": 3, "histograms": 2, "text": 1}[kind]
+        expect(
+            [s for s, _ in entries] == [step],
+            f"{kind} {name!r}: not stored once at its step",
+            [step],
+            [s for s, _ in entries],
+            "store each media record once, under its name, at its step",
+        )
+        content = entries[0][1]
+        if kind == "images":
+            pixels = image_pixels(content)
+            expect(
+                pixels_close(pixels, _IMAGE, harness.image_tolerance),
+                f"image {name!r}: the stored pixels differ",
+                _IMAGE,
+                pixels,
+                "store the PNG as given (Image.png), or declare image_tolerance for a lossy format",
+            )
+        elif kind == "histograms":
+            _, counts, _ = media.histogram(_HISTOGRAM_VALUES, 4)
+            expect(
+                [float(c) for c in content] == [float(c) for c in counts],
+                f"histogram {name!r}: the stored counts differ",
+                list(counts),
+                content,
+                "store Histogram.counts per bin with Histogram.edges (values is empty when the "
+                "caller gave bins)",
+            )
+        else:
+            expect(
+                content == _TEXT,
+                f"text {name!r}: the stored text differs",
+                _TEXT,
+                content,
+                "store Text.text as given, line breaks included",
+            )
+
+    # -- delivery --------------------------------------------------------------------------
 
     def test_flush_delivers_everything_logged_before_it(self, harness: BackendHarness) -> None:
         run = self.start(harness, "flush")
         for step in range(50):
             run.log_metric("x", float(step), step=step)
-        assert run.flush(timeout=60)
+        flushed = run.flush(timeout=60)
         stats = run.stats()[harness.backend]
-        assert (stats.delivered, stats.pending, stats.failed) == (50, 0, 0)
+        expect(
+            flushed and (stats.delivered, stats.pending, stats.failed) == (50, 0, 0),
+            "run.flush() returned before the backend had stored what was logged",
+            {"delivered": 50, "pending": 0, "failed": 0},
+            {"delivered": stats.delivered, "pending": stats.pending, "failed": stats.failed},
+            "write() must store the batch before returning; flush() must make it durable",
+        )
         run.log_metric("x", 50.0, step=50)
-        assert run.stop(), run.stats()
-        _assert_metrics(harness.read(run), {"x": [(s, float(s)) for s in range(51)]})
+        _stopped(run, harness)
+        check_metrics(harness.read(run), {"x": [(s, float(s)) for s in range(51)]})
 
     @pytest.mark.parametrize("status", ["finished", "failed", "killed"])
     def test_close_status(self, harness: BackendHarness, status: RunStatus) -> None:
         run = self.start(harness, f"status-{status}")
         run.log_metric("x", 1.0, step=0)
         assert run.stop(status)
+        stored = harness.read(run).status
+        if not harness.stores_status:
+            expect(
+                stored is None,
+                "the harness declares stores_status = False but read a status",
+                None,
+                stored,
+                "set stores_status = True in the harness (the default)",
+            )
+            return
         expected = harness.killed_status if status == "killed" else status
-        assert harness.read(run).status in (expected, None)
+        expect(
+            stored == expected,
+            f"run.stop({status!r}): the stored run status differs",
+            expected,
+            stored,
+            "store the status close() receives; if the tool has no run status, declare "
+            "stores_status = False in the harness",
+        )
 
     def test_exception_in_with_block_fails_the_run(self, harness: BackendHarness) -> None:
         run = self.start(harness, "with-error")
@@ -282,38 +425,56 @@ class BackendContract:
         with pytest.raises(RuntimeError, match="boom"):
             fail_inside_the_run()
         stored = harness.read(run)
-        assert stored.status in ("failed", None)
-        _assert_metrics(stored, {"x": [(0, 1.0)]})
+        if harness.stores_status:
+            expect(
+                stored.status == "failed",
+                "a run left by an exception is not stored as failed",
+                "failed",
+                stored.status,
+                "store the status close() receives",
+            )
+        check_metrics(stored, {"x": [(0, 1.0)]})
 
     def test_transient_write_failures_are_retried(self, harness: BackendHarness) -> None:
         host = flaky_host(harness.backend, failures=2, source=harness.host)
         run = self.start(harness, "flaky", host=host)
         for step in range(20):
             run.log_metric("x", float(step), step=step)
-        assert run.stop(timeout=60), run.stats()
+        _stopped(run, harness)
         stats = run.stats()[harness.backend]
-        assert stats.retries >= 2
-        assert stats.last_error is not None
-        assert "injected transient failure" in stats.last_error
-        assert (stats.delivered, stats.failed, stats.pending) == (20, 0, 0)
-        _assert_metrics(harness.read(run), {"x": [(s, float(s)) for s in range(20)]})
+        expect(
+            stats.retries >= 2 and "injected transient failure" in (stats.last_error or ""),
+            "the injected write failures were not retried",
+            "2 retries",
+            {"retries": stats.retries, "last_error": stats.last_error},
+            "this is Tracelet's job: report it as a Tracelet bug",
+        )
+        expect(
+            (stats.delivered, stats.failed, stats.pending) == (20, 0, 0),
+            "after retries, not every point was delivered",
+            {"delivered": 20, "failed": 0, "pending": 0},
+            {"delivered": stats.delivered, "failed": stats.failed, "pending": stats.pending},
+            "a write that raised must have stored nothing, or tolerate the batch again",
+        )
+        check_metrics(harness.read(run), {"x": [(s, float(s)) for s in range(20)]})
 
     def test_unsupported_kinds_are_counted_not_raised(self, harness: BackendHarness) -> None:
         run = self.start(harness, "media")
-        png = (  # a 1x1 black PNG
-            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00"
-            b"\x00\x00:~\x9bU\x00\x00\x00\nIDATx\x9cc`\x00\x00\x00\x02\x00\x01H\xaf\xa4q\x00"
-            b"\x00\x00\x00IEND\xaeB`\x82"
-        )
         run.log_text("sample", "hello", step=0)
-        run.log_image("img", png, step=0)
+        run.log_image("img", png_rgb([[(0, 0, 0)]]), step=0)
         run.log_histogram("weights", [0.1, 0.2, 0.2, 0.9], step=0)
-        assert run.stop(), run.stats()
+        _stopped(run, harness)
         stats = run.stats()[harness.backend]
         declared = run.capabilities()[harness.backend]
-        expected_unsupported = len({"text", "images", "histograms"} - declared)
-        assert (stats.delivered, stats.unsupported, stats.failed) == (
-            3 - expected_unsupported,
-            expected_unsupported,
-            0,
+        unsupported = len({"text", "images", "histograms"} - declared)
+        expect(
+            (stats.delivered, stats.unsupported, stats.failed) == (3 - unsupported, unsupported, 0),
+            "media records were not delivered (declared kinds) or counted unsupported (others)",
+            {"delivered": 3 - unsupported, "unsupported": unsupported, "failed": 0},
+            {
+                "delivered": stats.delivered,
+                "unsupported": stats.unsupported,
+                "failed": stats.failed,
+            },
+            "store every record of a kind in capabilities; never raise for one",
         )
