@@ -679,6 +679,19 @@ def test_a_value_and_a_section_for_the_same_env_key_conflict(
 # -- validation errors: sections of missing backends -----------------------------------------------
 
 
+def test_a_section_no_installed_plugin_provides_asks_for_the_plugin(
+    vault_host: PluginHost, tmp_path: Path
+) -> None:
+    write_yaml(tmp_path / "tracelet.yaml", "tensorboard:\n  logdir: runs\n")
+    message = assert_format(config_error(vault_host), 1)
+    assert "tensorboard: section of a 'tensorboard' backend, which no installed plugin" in message
+    assert "installed backends: local, memory, vault" in message
+    assert "install the plugin distribution of the 'tensorboard' backend" in message
+    assert "capture_tensorboard" not in message
+    write_yaml(tmp_path / "tracelet.yaml", "vualt:\n  uri: x\n")
+    assert "did you mean 'vault'?" in str(config_error(vault_host))
+
+
 def test_a_section_for_a_backend_that_is_not_installed(
     vault_host: PluginHost, tmp_path: Path
 ) -> None:
@@ -696,8 +709,9 @@ def test_a_section_for_an_unknown_plugin_and_for_a_backend_without_settings(
 ) -> None:
     yaml_file = write_yaml(tmp_path / "tracelet.yaml", "neptune:\n  project: x\nmemory: {}\n")
     message = assert_format(config_error(vault_host), 2)
-    assert f"neptune: unknown key or backend section (from {yaml_file}:1)" in message
-    assert "if 'neptune' is a backend, install its plugin" in message
+    assert "neptune: section of a 'neptune' backend, which no installed plugin provides" in message
+    assert f"installed backends: local, memory, vault) (from {yaml_file}:1)" in message
+    assert "install the plugin distribution of the 'neptune' backend" in message
     assert f"memory: the 'memory' backend has no settings (from {yaml_file}:3)" in message
 
 

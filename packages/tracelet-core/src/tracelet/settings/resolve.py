@@ -535,6 +535,8 @@ def _unknown_key_problem(ctx: _Context, path: Path_, source: str, value: Any) ->
             source,
             _move_into_section(owners[0], name, source),
         )
+    if isinstance(value, Mapping) and name not in top:
+        return _unknown_section_problem(name, ctx, source)
     if source.startswith("env var "):
         for section, model in ctx.sections.items():
             key = name.removeprefix(f"{section}_")
@@ -556,14 +558,23 @@ def _unknown_key_problem(ctx: _Context, path: Path_, source: str, value: Any) ->
         )
     if close:
         return problem(name, "unknown key", source, _did_you_mean((close[0],), source))
-    if isinstance(value, Mapping):
-        return problem(
-            name,
-            "unknown key or backend section",
-            source,
-            f"if '{name}' is a backend, install its plugin; otherwise {_fix_remove(source)}",
-        )
     return problem(name, "unknown key", source, _fix_remove(source))
+
+
+def _unknown_section_problem(name: str, ctx: _Context, source: str) -> str:
+    """A section (a mapping) under a name that is neither a key nor an installed backend: a
+    misspelt section, or the section of a third-party backend whose plugin is missing."""
+    close = difflib.get_close_matches(name, list(ctx.sections), n=1, cutoff=0.75)
+    if close:
+        return problem(name, "unknown section", source, _did_you_mean((close[0],), source))
+    installed = ", ".join(sorted(ctx.host.backends)) or "none"
+    return problem(
+        name,
+        f"section of a '{name}' backend, which no installed plugin provides (installed "
+        f"backends: {installed})",
+        source,
+        f"install the plugin distribution of the '{name}' backend; or {_fix_remove(source)}",
+    )
 
 
 def _did_you_mean(path: Path_, source: str) -> str:
