@@ -37,7 +37,15 @@ from pathlib import Path
 from typing import ClassVar
 
 from _noop import NOOP_BACKENDS, noop_host
-from _util import COLLECTORS_OFF, clean_workdir, fmt_float, fmt_int, load_average, median, table
+from _util import (
+    COLLECTORS_OFF,
+    clean_workdir,
+    fmt_float,
+    fmt_int,
+    load_average,
+    median,
+    table,
+)
 
 from tracelet.backend import BaseBackend, RunInfo
 from tracelet.backends.local import read_run
@@ -59,7 +67,7 @@ _DROP = ("TRACELET_", "MLFLOW_")
 def _sustained(points: int, per_call: int) -> tuple[float, list[str]]:
     """Points/s from the first call to ``stop()``: ``log_metric`` (``per_call`` 1) or
     ``log_metrics`` with ``per_call`` names a step."""
-    run = start_run("journal", "bench", "local", dict(COLLECTORS_OFF), host=noop_host())
+    run = start_run("journal", "bench", "local", {}, host=noop_host())  # no collectors
     names = [f"train/m{i}" for i in range(per_call)]
     values = dict.fromkeys(names, 0.5)
     began = time.perf_counter()
@@ -154,7 +162,7 @@ def bench_throughput(points: int, workdir: Path) -> list[str]:
 
 
 def _caller_ns(journal: bool, rounds: int, calls: int) -> float:
-    config = {**COLLECTORS_OFF, "journal": journal, "batch_size": 1000}
+    config = {"journal": journal, "batch_size": 1000}  # noop_host has no collectors
     run = start_run("calls", "bench", list(NOOP_BACKENDS), config, host=noop_host())
     log = run.log_metric
     samples = []
@@ -292,10 +300,10 @@ def bench_outage(points: int, seconds: float) -> list[str]:
         def tracelet_register_backends(self, register: RegisterBackend) -> None:
             register("remote", lambda settings: outage)
 
-    host = PluginHost(load_entrypoints=False)
+    host = PluginHost(load_entrypoints=False)  # no collectors
     host.register(_Plugin(), name="outage")
     process = psutil.Process()
-    run = start_run("outage", "bench", "remote", dict(COLLECTORS_OFF), host=host)
+    run = start_run("outage", "bench", "remote", {}, host=host)
     before = process.memory_info().rss
     peak = before
     pause = seconds / points * 1000

@@ -44,8 +44,13 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 @pytest.fixture
 def host() -> PluginHost:
-    """A fresh plugin host with only the built-in plugin (no entry points)."""
-    return PluginHost(load_entrypoints=False)
+    """A fresh plugin host with the built-in plugin and Tracelet's collectors (whose keys the
+    tests' env vars set), and no other entry point."""
+    from tracelet_collectors import plugin
+
+    fresh = PluginHost(load_entrypoints=False)
+    assert fresh.register(plugin, name="collectors").status == "loaded"
+    return fresh
 
 
 @pytest.fixture

@@ -213,7 +213,7 @@ def test_a_failed_append_is_undone_before_the_retry(tmp_path: Path) -> None:
         )
     )
     argv: list[str | Path] = [sys.executable, script, tmp_path / "runs"]
-    out = checked(run(argv, env={"TRACELET_PLUGINS": ""})).stdout
+    out = checked(run(argv, env={"TRACELET_PLUGINS": "collectors"})).stdout
     lines = dict(line.split(" ", 1) for line in out.splitlines())
     assert int(lines["retries"]) >= 2, out
     assert lines["ok"] == "True", out

@@ -13,22 +13,25 @@ import json
 import logging
 import re
 import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 import tracelet
 from tracelet import builtin
 from tracelet.backend import BaseBackend, RunInfo
 from tracelet.backends.local import LocalBackend, list_runs
 from tracelet.backends.memory import stored
-from tracelet.hookspecs import RegisterBackend, RegisterCollector
+from tracelet.errors import ConfigError
+from tracelet.hookspecs import RegisterBackend, RegisterCollector, hookimpl
 from tracelet.plugins import PluginHost, describe_plugins, get_default_host
 from tracelet.records import Batch, Capability, RunStatus
 from tracelet.session import start_run
-from tracelet.settings import SectionModel
+from tracelet.settings import SectionModel, resolve_settings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tracelet-example-backend"
 
@@ -398,3 +401,39 @@ def test_entry_point_plugins_run_and_a_broken_one_only_fails_when_selected(
     with pytest.raises(ValueError, match="tracelet_example_sdk_not_installed") as caught:
         start_run(backend="broken", host=loaded)
     assert "tracelet-example-backend" in str(caught.value)
+
+
+def test_a_hook_function_without_the_hookimpl_mark_is_an_error(host: PluginHost) -> None:
+    """pluggy ignores an unmarked function: the plugin would load and register nothing."""
+    plugin = types.ModuleType("unmarked_plugin")
+    plugin.tracelet_register_collectors = lambda register: None  # type: ignore[attr-defined]
+    info = host.register(plugin, name="unmarked")
+    assert info.status == "error"
+    assert info.error == "tracelet_register_collectors is not marked with @tracelet.hookimpl"
+
+
+def test_a_collector_section_is_a_settings_section(host: PluginHost) -> None:
+    class Power(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        watts_limit: float = 300.0
+
+    class PowerPlugin:
+        @hookimpl
+        def tracelet_register_collectors(self, register: RegisterCollector) -> None:
+            register("power", lambda settings: None, settings=Power)
+
+    assert host.register(PowerPlugin(), name="power").status == "loaded"
+    resolved = resolve_settings(host, config={"power": {"watts_limit": 250}})
+    assert resolved.settings.power.watts_limit == 250  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=r"power\.watt: unknown key in section 'power'"):
+        resolve_settings(host, config={"power": {"watt": 1}})
+
+    class Clash:
+        @hookimpl
+        def tracelet_register_collectors(self, register: RegisterCollector) -> None:
+            register("sysinfo", lambda settings: None, settings=Power, top_level=True)
+            register("sysinfo2", lambda settings: None, settings=Power, top_level=True)
+
+    info = host.register(Clash(), name="clash")
+    assert info.status == "error"
+    assert "top-level key(s) already taken: ['watts_limit']" in (info.error or "")

@@ -62,7 +62,7 @@ def test_log_all_ranks_from_env_makes_every_rank_log(
 
 def test_log_all_ranks_from_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "tracelet.yaml").write_text("log_all_ranks: true\n", encoding="utf-8")
-    monkeypatch.setenv("TRACELET_PLUGINS", "")
+    monkeypatch.setenv("TRACELET_PLUGINS", "collectors")
     monkeypatch.setenv("RANK", "1")
     run = tracelet.start_logging(backend="local")  # the public function
     assert not run.is_noop

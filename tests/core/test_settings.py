@@ -280,7 +280,7 @@ def test_tracelet_env_var_wins_over_the_native_one(
 def test_reserved_env_vars_are_not_settings(
     vault_host: PluginHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TRACELET_PLUGINS", "")
+    monkeypatch.setenv("TRACELET_PLUGINS", "collectors")
     monkeypatch.setenv("TRACELET_TRACE_HOOKS", "0")
     assert resolve_settings(vault_host).settings.backend == ["local"]
 
@@ -826,7 +826,7 @@ def test_precedence_end_to_end_in_a_subprocess(tmp_path: Path) -> None:
         "TRACELET_BACKEND": "local",
         "TRACELET_BATCH_SIZE": "20",
         "TRACELET_LOCAL__FSYNC": "true",
-        "TRACELET_PLUGINS": "",  # only the built-in backends
+        "TRACELET_PLUGINS": "collectors",  # only the built-in backends
     }
     result = run([sys.executable, "-c", SCRIPT], tmp_path, env=env)
     assert result.returncode == 0, result.stderr
@@ -859,10 +859,33 @@ def test_a_config_error_in_a_subprocess_is_a_value_error_before_anything_starts(
         "    print(e)\n"
     )
     # The W&B plugin is installed here: leaving it out of TRACELET_PLUGINS is its own error.
-    result = run([sys.executable, "-c", script], tmp_path, env={"TRACELET_PLUGINS": ""})
+    result = run([sys.executable, "-c", script], tmp_path, env={"TRACELET_PLUGINS": "collectors"})
     assert result.returncode == 0, result.stderr
     assert "wandb: section of the 'wandb' backend, which is installed but not loaded" in (
         result.stdout
     )
     assert "add wandb to TRACELET_PLUGINS, or remove the section" in result.stdout
     assert not (tmp_path / "tracelet-runs").exists()
+
+
+def test_collector_keys_belong_to_the_collectors_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collectors' keys exist only where tracelet-collectors is loaded; elsewhere setting
+    one names the distribution to install."""
+    from tracelet_collectors import plugin
+
+    with_collectors = PluginHost(load_entrypoints=False)
+    with_collectors.register(plugin, name="collectors")
+    settings = resolve_settings(with_collectors, config={"system_metrics_interval": 2}).settings
+    assert settings.system_metrics_interval == 2
+    assert settings.collect_system_metrics is False  # the tests' env var
+    core_only = PluginHost(load_entrypoints=False)
+    monkeypatch.delenv("TRACELET_COLLECT_GPU_METRICS")
+    monkeypatch.delenv("TRACELET_TRACK_ENVIRONMENT")
+    message = assert_format(config_error(core_only), 1)
+    assert "collect_system_metrics: a key of Tracelet's collectors, which are not installed" in (
+        message
+    )
+    assert "pip install tracelet-collectors" in message
+    monkeypatch.delenv("TRACELET_COLLECT_SYSTEM_METRICS")
+    keys = {key for key, _, _ in resolve_settings(core_only).rows()}
+    assert not keys & {"collect_system_metrics", "capture_tensorboard", "track_git_info"}

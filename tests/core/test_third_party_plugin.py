@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.venvs import REPO, Venv, build_wheels, checked, create_venv, run
+from support.venvs import REPO, Venv, build_wheels, checked, create_venv
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def _fixture_version() -> str:
 def _script(venv: Venv, cwd: Path, code: str, *args: str) -> subprocess.CompletedProcess[str]:
     path = cwd / "script.py"
     path.write_text(textwrap.dedent(code))
-    return run([venv.python, path, *args], cwd=cwd)
+    return venv.run([venv.python, path, *args], cwd=cwd)
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -70,7 +70,7 @@ def test_the_environment_uses_the_installed_wheels(venv: Venv, tmp_path: Path) -
 
 
 def test_tracelet_plugins_lists_the_third_party_backend(venv: Venv, tmp_path: Path) -> None:
-    result = checked(run([venv.tracelet, "plugins", "--json"], cwd=tmp_path))
+    result = checked(venv.run([venv.tracelet, "plugins", "--json"], cwd=tmp_path))
     plugins = {row["name"]: row for row in json.loads(result.stdout)}
     assert set(plugins) == {"builtin", "example", "broken"}
     example = plugins["example"]
@@ -83,7 +83,7 @@ def test_tracelet_plugins_lists_the_third_party_backend(venv: Venv, tmp_path: Pa
     assert plugins["broken"]["status"] == "error"
     assert "No module named 'tracelet_example_sdk_not_installed'" in plugins["broken"]["error"]
 
-    table = checked(run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
+    table = checked(venv.run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
     example_line = next(line for line in table.splitlines() if line.startswith("example "))
     assert "tracelet-example-backend" in example_line
     assert _fixture_version() in example_line
@@ -148,7 +148,7 @@ def test_the_plugin_section_in_tracelet_yaml(venv: Venv, tmp_path: Path) -> None
     assert (lines[0]["project"], lines[0]["name"]) == ("from-yaml", "configured-by-file")
     assert {"type": "metric", "name": "x", "value": 3.0, "step": 1} in lines
 
-    shown = json.loads(checked(run([venv.tracelet, "config", "--json"], cwd=tmp_path)).stdout)
+    shown = json.loads(checked(venv.run([venv.tracelet, "config", "--json"], cwd=tmp_path)).stdout)
     rows = {row["key"]: row for row in shown["settings"]}
     assert (rows["example.path"]["value"], rows["example.path"]["source"]) == (
         "yaml-records.jsonl",
@@ -157,7 +157,7 @@ def test_the_plugin_section_in_tracelet_yaml(venv: Venv, tmp_path: Path) -> None
 
     # The plugin's model forbids unknown keys, so a typo in its section is an error.
     config.write_text("backend: example\nexample:\n  paht: typo.jsonl\n")
-    result = run([venv.tracelet, "config"], cwd=tmp_path)
+    result = venv.run([venv.tracelet, "config"], cwd=tmp_path)
     assert result.returncode == 1
     assert "example.paht" in result.stderr
     assert re.search(r"did you mean '(example\.)?path'", result.stderr, re.IGNORECASE)

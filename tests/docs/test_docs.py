@@ -26,6 +26,7 @@ from tracelet.settings import CoreSettings
 from tracelet.testing import BackendContract
 from tracelet_aim.settings import AimSettings
 from tracelet_clearml.settings import ClearmlSettings
+from tracelet_collectors import settings as collector_settings
 from tracelet_mlflow.settings import MlflowSettings
 from tracelet_wandb.settings import WandbSettings
 
@@ -114,6 +115,10 @@ def test_every_setting_is_documented() -> None:
     page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     for key in CoreSettings.model_fields:
         assert f"| `{key}` |" in page, f"core key {key!r} missing from docs/configuration.md"
+    for model in collector_settings.__dict__.values():
+        if isinstance(model, type) and issubclass(model, BaseModel) and model is not BaseModel:
+            for key in model.model_fields:
+                assert f"| `{key}` |" in page, f"collector key {key!r} missing from the docs"
     for key in LocalSettings.model_fields:
         assert f"| `local.{key}` |" in page, f"local key {key!r} missing from the docs"
 

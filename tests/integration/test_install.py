@@ -41,8 +41,10 @@ def test_pip_install_tracelet_from_wheels_logs_a_run(tmp_path: Path) -> None:
         "        run.log_metric('loss', 1.0 / (step + 1), step=step)\n"
         "print(run.locations()['local'])\n"
     )
-    folder = checked(run([venv.python, script], cwd=tmp_path)).stdout.strip()
-    shown = json.loads(checked(run([venv.tracelet, "show", folder, "--json"], cwd=tmp_path)).stdout)
+    folder = checked(venv.run([venv.python, script], cwd=tmp_path)).stdout.strip()
+    shown = json.loads(
+        checked(venv.run([venv.tracelet, "show", folder, "--json"], cwd=tmp_path)).stdout
+    )
     assert (shown["name"], shown["project"], shown["status"]) == ("installed", "wheels", "finished")
     assert shown["params"] == {"lr": 0.1}
     assert shown["metrics"]["loss"]["points"] == 100
@@ -59,7 +61,7 @@ def test_pip_install_core_and_mlflow_from_wheels_logs_to_mlflow(tmp_path: Path) 
     venv = create_venv(
         tmp_path / "venv", "tracelet-core", "tracelet-mlflow", find_links=tmp_path / "wheels"
     )
-    plugins = checked(run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
+    plugins = checked(venv.run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
     assert re.search(
         r"^mlflow\s+backends: mlflow\s+tracelet-mlflow\s+0\.1\.0\s+loaded$", plugins, re.M
     )
@@ -80,7 +82,7 @@ def test_pip_install_core_and_mlflow_from_wheels_logs_to_mlflow(tmp_path: Path) 
         "print(stored.info.run_name, stored.info.status, stored.data.params['lr'], len(history))\n"
     )
     env = {"MLFLOW_DISABLE_TELEMETRY": "true"}
-    result = checked(run([venv.python, script], cwd=tmp_path, env=env, timeout=120))
+    result = checked(venv.run([venv.python, script], cwd=tmp_path, env=env, timeout=120))
     assert result.stdout.split() == ["installed", "FINISHED", "0.1", "100"]
 
 
@@ -91,12 +93,12 @@ def test_pip_install_the_wandb_extra_adds_the_backend(tmp_path: Path) -> None:
     names = ("tracelet-core", "tracelet-collectors", "tracelet-wandb")
     build_wheels([REPO, *(REPO / "packages" / name for name in names)], wheels)
     venv = create_venv(tmp_path / "venv", "tracelet", find_links=wheels)
-    before = checked(run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
+    before = checked(venv.run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
     assert "wandb" not in before
     install = [sys.executable, "-m", "pip", "--python", venv.python, "install", "--quiet"]
     extra = [*install, "-c", CONSTRAINTS, "--find-links", wheels, "tracelet[wandb]"]
     checked(run(extra, timeout=300))
-    plugins = checked(run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
+    plugins = checked(venv.run([venv.tracelet, "plugins"], cwd=tmp_path)).stdout
     loaded = r"^wandb\s+backends: wandb\s+tracelet-wandb\s+0\.1\.0\s+loaded$"
     assert re.search(loaded, plugins, re.M), plugins
 
@@ -110,7 +112,7 @@ def test_pip_install_the_wandb_extra_adds_the_backend(tmp_path: Path) -> None:
         "print(run.locations()['wandb'].split()[0])\n"
     )
     env = wandb_test_env(tmp_path)
-    folder = checked(run([venv.python, script], cwd=tmp_path, env=env, timeout=120)).stdout
+    folder = checked(venv.run([venv.python, script], cwd=tmp_path, env=env, timeout=120)).stdout
     stored = read_offline_run(Path(folder.strip()))
     assert (stored.project, stored.name, stored.exit_code) == ("wheels", "extra", 0)
     assert [step for step, _ in metric_points(stored, "loss", "tracelet/step")] == list(range(100))

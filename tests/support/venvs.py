@@ -8,9 +8,11 @@ the environment is just as fresh. Dependencies come from the package index, pinn
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from support.processes import checked, run
 
@@ -33,6 +35,20 @@ class Venv:
     @property
     def tracelet(self) -> Path:
         return self.root / "bin" / "tracelet"
+
+    @property
+    def has_collectors(self) -> bool:
+        """Whether ``tracelet-collectors`` is installed here (its keys exist)."""
+        return any(self.root.glob("lib/python*/site-packages/tracelet_collectors"))
+
+    def run(
+        self, args: list[str | Path], cwd: Path, **kwargs: Any
+    ) -> subprocess.CompletedProcess[str]:
+        """:func:`support.processes.run` in this environment: the tests' env vars that turn
+        collectors off are set only where collectors are installed (elsewhere their keys do
+        not exist and would be errors)."""
+        kwargs.setdefault("collectors_off", self.has_collectors)
+        return run(args, cwd, **kwargs)
 
 
 def build_wheels(sources: list[Path], dest: Path) -> list[Path]:

@@ -1,7 +1,8 @@
 """The plugin: registers Tracelet's collectors (entry point ``collectors`` in group ``tracelet``).
 
 Importing it imports no collector library (psutil, NVML, GitPython) and nothing of torch,
-TensorBoard or Lightning; each factory imports its own module when a run starts.
+TensorBoard or Lightning; each factory imports its own module when a run starts. Each
+collector's keys (:mod:`tracelet_collectors.settings`) are top-level settings.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from tracelet.collector import Collector, CollectorFactory
 from tracelet.hookspecs import RegisterCollector, hookimpl
+from tracelet_collectors import settings
 
 
 def _factory(module: str) -> CollectorFactory:
@@ -31,35 +33,47 @@ def tracelet_register_collectors(register: RegisterCollector) -> None:
     register(
         "system",
         _factory("system"),
+        settings=settings.SystemSettings,
+        top_level=True,
         description="CPU, memory, swap, disk and network, and this process's CPU and memory, "
         "every system_metrics_interval seconds (collect_system_metrics).",
     )
     register(
         "gpu",
         _factory("gpu"),
+        settings=settings.GpuSettings,
+        top_level=True,
         description="NVIDIA GPU utilisation, memory, temperature and power through NVML "
         "(collect_gpu_metrics).",
     )
     register(
         "git",
         _factory("git"),
+        settings=settings.GitSettings,
+        top_level=True,
         description="Commit, branch, remote and dirty state at run start (git_*).",
     )
     register(
         "environment",
         _factory("environment"),
+        settings=settings.EnvironmentSettings,
+        top_level=True,
         description="Python, platform, hostname, command line, plugins and installed "
         "distributions at run start (track_environment).",
     )
     register(
         "tensorboard",
         _factory("tensorboard"),
+        settings=settings.TensorboardSettings,
+        top_level=True,
         description="SummaryWriter calls of torch.utils.tensorboard and tensorboardX, also "
         "sent to the run (capture_tensorboard).",
     )
     register(
         "lightning",
         _factory("lightning_capture"),
+        settings=settings.LightningSettings,
+        top_level=True,
         description="A TraceletLogger added to Lightning Trainers built without one "
         "(capture_lightning).",
     )

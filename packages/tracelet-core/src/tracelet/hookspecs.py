@@ -71,17 +71,36 @@ class RegisterBackend(Protocol):
 class RegisterCollector(Protocol):
     """The ``register`` callback given to :func:`tracelet_register_collectors`."""
 
-    def __call__(self, name: str, factory: CollectorFactory, *, description: str = "") -> None:
+    def __call__(
+        self,
+        name: str,
+        factory: CollectorFactory,
+        *,
+        settings: type[BaseModel] | None = None,
+        top_level: bool = False,
+        description: str = "",
+    ) -> None:
         """Register a collector.
 
         Args:
-            name: A unique name (``system``, ``git``).
-            factory: Called with the resolved settings when a run starts; returns the
-                collector, or ``None`` when the settings turn it off.
+            name: A unique name (``system``, ``git``, ``power``).
+            factory: Called with the run's resolved settings when a run starts; returns the
+                collector, or ``None`` when the settings turn it off. The collector's own keys
+                are ``settings.<name>.<key>`` (a section), or ``settings.<key>`` with
+                ``top_level``.
+            settings: A pydantic model of the collector's keys, validated like a backend's
+                (``extra="forbid"``, a default for every field, secrets as ``SecretStr``). By
+                default a section named after the collector: ``power:`` in ``tracelet.yaml``,
+                ``TRACELET_POWER__<KEY>``, ``config={"power": {...}}``.
+            top_level: Put the model's keys at the top level instead of in a section
+                (``collect_system_metrics``, ``TRACELET_COLLECT_SYSTEM_METRICS``), as
+                Tracelet's own collectors do. Keys must not clash with core keys or with
+                another collector's.
             description: One line for ``tracelet plugins``.
 
         Raises:
-            ValueError: The name is invalid or already taken by another plugin.
+            ValueError: The name is invalid or taken by another plugin, the section name is a
+                backend's, or a top-level key is taken.
         """
 
 

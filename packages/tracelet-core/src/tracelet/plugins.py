@@ -81,14 +81,34 @@ class BackendSpec:
     plugin: str
 
 
+#: Top-level keys of the collectors that ``tracelet-collectors`` registers, for the hint an
+#: install without it gives when one is set.
+FIRST_PARTY_COLLECTOR_KEYS: frozenset[str] = frozenset(
+    {
+        "collect_system_metrics",
+        "system_metrics_interval",
+        "collect_gpu_metrics",
+        "track_git_info",
+        "git_repo_path",
+        "include_uncommitted_changes",
+        "capture_tensorboard",
+        "capture_lightning",
+        "track_environment",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CollectorSpec:
-    """A registered collector."""
+    """A registered collector (``settings``: its keys' model; ``top_level``: those keys are
+    top-level keys rather than a section named after the collector)."""
 
     name: str
     factory: CollectorFactory
     description: str
     plugin: str
+    settings: type[BaseModel] | None = None
+    top_level: bool = False
 
 
 @dataclass(slots=True)
@@ -177,6 +197,19 @@ class PluginHost:
         error text, and nothing the plugin registered is kept.
         """
         name = name or self.pm.get_canonical_name(plugin)
+        unmarked = [
+            hook
+            for hook in ("tracelet_register_backends", "tracelet_register_collectors")
+            if callable(getattr(plugin, hook, None))
+            and not hasattr(getattr(plugin, hook), f"{hookspecs.PROJECT_NAME}_impl")
+        ]
+        if unmarked:  # pluggy would skip them silently: the plugin would register nothing
+            return self._record_error(
+                name,
+                distribution,
+                version,
+                f"{', '.join(unmarked)} is not marked with @tracelet.hookimpl",
+            )
         # The same object under a second name is refused by pluggy; the first registration
         # must then stay as it is.
         already_registered = self.pm.is_registered(plugin)
@@ -235,8 +268,18 @@ class PluginHost:
         return None
 
     def section_models(self) -> dict[str, type[BaseModel]]:
-        """Settings sections contributed by the registered backends, by backend name."""
-        return {n: s.settings for n, s in self.backends.items() if s.settings is not None}
+        """Settings sections contributed by the registered backends and collectors, by name."""
+        sections = {n: s.settings for n, s in self.backends.items() if s.settings is not None}
+        for name, spec in self.collectors.items():
+            if spec.settings is not None and not spec.top_level:
+                sections[name] = spec.settings
+        return sections
+
+    def top_level_models(self) -> list[type[BaseModel]]:
+        """Models whose keys collectors put at the top level (``collect_system_metrics``)."""
+        return [
+            s.settings for s in self.collectors.values() if s.settings is not None and s.top_level
+        ]
 
     def native_env(self) -> dict[str, tuple[str, str]]:
         """Native env var name → (section, key), from every registered backend."""
@@ -280,6 +323,12 @@ class PluginHost:
             description: str = "",
         ) -> None:
             self._check_name("backend", name, {**self.backends, **out})
+            if any(
+                c.settings is not None and not c.top_level
+                for c in self.collectors.values()
+                if c.name == name
+            ):
+                raise ValueError(f"backend {name!r}: a collector's section has that name")
             if not callable(factory):
                 raise ValueError(f"backend {name!r}: factory must be callable, got {factory!r}")
             out[name] = BackendSpec(
@@ -291,13 +340,41 @@ class PluginHost:
     def _collector_registrar(
         self, plugin: str, out: dict[str, CollectorSpec]
     ) -> Callable[..., None]:
-        def register(name: str, factory: CollectorFactory, *, description: str = "") -> None:
+        def register(
+            name: str,
+            factory: CollectorFactory,
+            *,
+            settings: type[BaseModel] | None = None,
+            top_level: bool = False,
+            description: str = "",
+        ) -> None:
             self._check_name("collector", name, {**self.collectors, **out})
             if not callable(factory):
                 raise ValueError(f"collector {name!r}: factory must be callable")
-            out[name] = CollectorSpec(name, factory, description, plugin)
+            if settings is not None:
+                self._check_settings_names(name, settings, top_level, [*out.values()])
+            out[name] = CollectorSpec(name, factory, description, plugin, settings, top_level)
 
         return register
+
+    def _check_settings_names(
+        self, name: str, model: type[BaseModel], top_level: bool, pending: list[CollectorSpec]
+    ) -> None:
+        """Refuse a collector's section named like a backend's, or top-level keys taken by
+        the core or by another collector."""
+        from tracelet.settings.model import CORE_KEYS
+
+        if not top_level:
+            if name in self.backends or name in CORE_KEYS:
+                raise ValueError(f"collector {name!r}: its section name is taken")
+            return
+        taken = set(CORE_KEYS)
+        for spec in [*self.collectors.values(), *pending]:
+            if spec.settings is not None and spec.top_level:
+                taken.update(spec.settings.model_fields)
+        clash = sorted(taken.intersection(model.model_fields))
+        if clash:
+            raise ValueError(f"collector {name!r}: top-level key(s) already taken: {clash}")
 
 
 def _describe(exc: BaseException) -> str:

@@ -7,7 +7,7 @@ value silently ignored. Plugin sections follow the same rule (see
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
@@ -62,39 +62,6 @@ class CoreSettings(BaseSettings):
     )
     log_all_ranks: bool = Field(
         False, description="Log from every distributed rank, not only rank 0 (RANK/LOCAL_RANK)."
-    )
-
-    # -- collectors ----------------------------------------------------------------------------
-    collect_system_metrics: bool = Field(
-        True, description="Sample CPU, memory, disk and network usage into system/* metrics."
-    )
-    system_metrics_interval: float = Field(
-        10.0, gt=0, description="Seconds between two system metric samples."
-    )
-    collect_gpu_metrics: bool = Field(
-        True, description="Sample NVIDIA GPU utilisation, memory, temperature and power."
-    )
-    track_git_info: bool = Field(
-        True, description="Record commit, branch, remote and dirty state of the git repository."
-    )
-    git_repo_path: str = Field(".", description="Where to look for the git repository.")
-    include_uncommitted_changes: bool = Field(
-        False, description="Store the uncommitted diff and the list of untracked files."
-    )
-    capture_tensorboard: bool = Field(
-        True,
-        description="Send SummaryWriter calls (torch.utils.tensorboard, tensorboardX) to the "
-        "run as well as to the event files.",
-    )
-    capture_lightning: bool = Field(
-        True,
-        description="Add a TraceletLogger to every Lightning Trainer built without one while "
-        "a run is active.",
-    )
-    track_environment: bool = Field(
-        True,
-        description="Record Python version, platform, hostname, command line, Tracelet "
-        "plugins and installed distributions.",
     )
 
     # -- durability ----------------------------------------------------------------------------
@@ -179,8 +146,10 @@ def _empty_section(value: Any) -> Any:
 def build_settings_class(
     sections: Mapping[str, type[BaseModel]],
     native_env: Mapping[str, tuple[str, str]] | None = None,
+    top_level: Sequence[type[BaseModel]] = (),
 ) -> type[CoreSettings]:
-    """The settings model for this installation: the core keys plus one field per section.
+    """The settings model for this installation: the core keys, the keys collectors put at
+    the top level, and one field per section.
 
     A section given as ``None`` (an empty ``wandb:`` in YAML) gets its defaults. Each call
     returns a new class, so :attr:`CoreSettings.bound_sources` can be set on it safely.
@@ -189,20 +158,26 @@ def build_settings_class(
         sections: Section name → the plugin's model, e.g. ``{"mlflow": MlflowSettings}``.
         native_env: Native env var → (section, key), e.g.
             ``{"MLFLOW_TRACKING_URI": ("mlflow", "tracking_uri")}``.
+        top_level: Models whose fields become top-level keys (Tracelet's collectors'
+            ``collect_system_metrics`` and the like).
 
     Raises:
-        ValueError: A section name is also a core key.
+        ValueError: A section name or a top-level key is also a core key or given twice.
     """
-    clash = CORE_KEYS.intersection(sections)
+    fields: dict[str, Any] = {}
+    for model in top_level:
+        for key, field in model.model_fields.items():
+            if key in CORE_KEYS or key in fields:
+                raise ValueError(f"top-level key {key!r} is defined twice")
+            fields[key] = (field.annotation, field)
+    clash = (CORE_KEYS | fields.keys()).intersection(sections)
     if clash:
-        raise ValueError(f"backend section name(s) clash with core keys: {sorted(clash)}")
-    fields: dict[str, Any] = {
-        name: (
+        raise ValueError(f"section name(s) clash with top-level keys: {sorted(clash)}")
+    for name, model in sections.items():
+        fields[name] = (
             Annotated[model, BeforeValidator(_empty_section)],
-            Field(default_factory=model, description=f"Settings of the {name} backend."),
+            Field(default_factory=model, description=f"Settings of the {name} section."),
         )
-        for name, model in sections.items()
-    }
     cls: type[CoreSettings] = create_model("TraceletSettings", __base__=CoreSettings, **fields)
     cls.native_env = dict(native_env or {})
     return cls

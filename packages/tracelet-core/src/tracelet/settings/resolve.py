@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Secret, SecretBytes, SecretStr, ValidationError
 
-from tracelet.plugins import FIRST_PARTY_BACKENDS, PLUGINS_ENV, install_hint
+from tracelet.plugins import (
+    FIRST_PARTY_BACKENDS,
+    FIRST_PARTY_COLLECTOR_KEYS,
+    PLUGINS_ENV,
+    install_hint,
+)
 from tracelet.settings.model import CORE_KEYS, CoreSettings, build_settings_class, split_commas
 from tracelet.settings.problems import invalid_config, problem
 from tracelet.settings.sources import (
@@ -127,7 +132,7 @@ def resolve_settings(
                 )
             ]
         )
-    cls = build_settings_class(host.section_models(), host.native_env())
+    cls = build_settings_class(host.section_models(), host.native_env(), host.top_level_models())
     env_source = TraceletEnvSource(cls)
     file_source = TraceletYamlSource(cls)
     file_data = file_source()
@@ -487,6 +492,14 @@ def _unknown_key_problem(ctx: _Context, path: Path_, source: str, value: Any) ->
         )
 
     host = ctx.host
+    if name in FIRST_PARTY_COLLECTOR_KEYS:
+        return problem(
+            name,
+            "a key of Tracelet's collectors, which are not installed (or not loaded)",
+            source,
+            "pip install tracelet-collectors (pip install tracelet includes it), or add "
+            f"collectors to {PLUGINS_ENV}; or {_fix_remove(source)}",
+        )
     if name in host.backends:  # installed, but registered without a settings model
         return problem(name, f"the '{name}' backend has no settings", source, _fix_remove(source))
     if name in ctx.missing:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
-from tracelet import hookspecs
 from tracelet.backend import Backend, RunInfo
 from tracelet.plugins import PluginHost, get_default_host
 from tracelet.records import Batch, Capability, RunStatus
@@ -57,21 +57,16 @@ def flaky_host(backend: str, failures: int, source: PluginHost | None = None) ->
     The wrapper keeps the backend's name, settings section and native env vars, so the same
     ``config`` and the same reader work.
     """
-    spec = (source or get_default_host()).backends[backend]
+    source = source or get_default_host()
+    spec = source.backends[backend]
     host = PluginHost(load_entrypoints=False)
-    if spec.name in host.backends:  # wrapping a built-in backend: the wrapper takes its name
-        host.unregister("builtin")
-
-    class FlakyPlugin:
-        @hookspecs.hookimpl
-        def tracelet_register_backends(self, register: hookspecs.RegisterBackend) -> None:
-            register(
-                spec.name,
-                lambda settings: _FlakyBackend.wrap(spec.factory(settings), failures),
-                settings=spec.settings,
-                native_env=spec.native_env,
-            )
-
-    info = host.register(FlakyPlugin(), name="flaky")
-    assert info.status == "loaded", info.error
+    # A copy of the source's registrations (settings keys included), one backend wrapped.
+    host.plugins = dict(source.plugins)
+    host.collectors = dict(source.collectors)
+    host.backends = {
+        **source.backends,
+        backend: dataclasses.replace(
+            spec, factory=lambda settings: _FlakyBackend.wrap(spec.factory(settings), failures)
+        ),
+    }
     return host
