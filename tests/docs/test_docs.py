@@ -150,9 +150,10 @@ def _contract_size() -> int:
     return count
 
 
-def test_plugin_guide_backend_passes_the_contract(tmp_path: Path) -> None:
-    """docs/plugins.md's blocks, saved as one test module, pass the contract suite they show."""
-    blocks = python_blocks(ROOT / "docs" / "plugins.md")
+@pytest.mark.parametrize("page", ["plugins.md", "plugin-example-tensorboard.md"])
+def test_plugin_guide_backend_passes_the_contract(tmp_path: Path, page: str) -> None:
+    """A plugin page's blocks, saved as one test module, pass the contract suite they show."""
+    blocks = python_blocks(ROOT / "docs" / page)
     module = tmp_path / "test_plugin_guide.py"
     module.write_text("\n\n".join(b.code for b in blocks), encoding="utf-8")
     pytest_cmd: list[str | Path] = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
