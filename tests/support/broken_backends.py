@@ -10,9 +10,11 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from support.memory_harness import MemoryHarness
+from tracelet.backend import RunInfo
+from tracelet.backends import memory
 from tracelet.backends.memory import MemoryBackend
 from tracelet.hookspecs import RegisterBackend, hookimpl
 from tracelet.plugins import PluginHost
@@ -80,6 +82,20 @@ class _RaisesOnText(MemoryBackend):
         super().write(batch)
 
 
+class _ResumesWithDuplicates(MemoryBackend):
+    """Resumes its run by identity, but stores a record sent again a second time."""
+
+    def start(self, run: RunInfo) -> None:
+        if run.resume:
+            self.store = memory.stored(str(run.resume["run"]))
+            return
+        super().start(run)
+
+    @property
+    def identity(self) -> dict[str, Any] | None:
+        return None if self.store is None else {"run": self.store.info.id}
+
+
 def _histograms_reversed(batch: Batch) -> Batch:
     media = [
         dataclasses.replace(m, counts=tuple(reversed(m.counts))) if isinstance(m, Histogram) else m
@@ -135,6 +151,7 @@ DEFECTS: dict[str, tuple[type[MemoryBackend], str]] = {
     "reverses_histograms": (_with(_histograms_reversed), "the stored counts differ"),
     "cuts_texts": (_with(_first_line_of_texts), "the stored text differs"),
     "raises_on_text": (_RaisesOnText, "run.stop() did not deliver everything"),
+    "resumes_with_duplicates": (_ResumesWithDuplicates, "the steps differ"),
 }
 
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from support.clearml_reading import OfflineSession, read_session
+from support.delivery import current_folder
 from tracelet.run import Run
 from tracelet.testing import StoredRun
 
@@ -15,7 +16,7 @@ def session_of(run: Run) -> OfflineSession:
     """The offline session of a (stopped) Tracelet run, from the folder its location names."""
     location = run.locations()["clearml"]
     assert location is not None
-    return read_session(Path(location))
+    return read_session(Path(current_folder(run, "clearml") or location))
 
 
 def metric_name(title: str, series: str) -> str:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from support.delivery import current_folder
 from support.media import Media
 from support.wandb_reading import WandbRun, metric_points, read_offline_run
 from tracelet.run import Run
@@ -26,7 +27,7 @@ def wandb_run_of(run: Run, wait: float = 10.0) -> WandbRun:
     """
     location = run.locations()["wandb"]
     assert location is not None, "no W&B run folder (disabled mode?)"
-    folder = Path(location.split()[0])
+    folder = Path(current_folder(run, "wandb") or location.split()[0])
     deadline = time.monotonic() + wait
     while True:
         try:

@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,6 +134,7 @@ def sync(
     new_run: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     progress: bool | None = None,
+    config: Mapping[str, Any] | None = None,
     host: PluginHost | None = None,
 ) -> list[SyncResult]:
     """Deliver what each backend has not received yet (see the module docstring).
@@ -153,6 +154,8 @@ def sync(
         timeout: Seconds a backend whose writes keep failing is retried before giving up; the
             rest stays in the journal for the next sync.
         progress: Show a progress bar on stderr (default: when stderr is a terminal).
+        config: Settings given as in ``start_logging(config=...)``; they rank above env vars
+            and ``tracelet.yaml`` (``{"mlflow": {"tracking_uri": ...}}``).
         host: The plugin host (default: the installed plugins).
 
     Returns:
@@ -166,9 +169,10 @@ def sync(
     from tracelet.settings import resolve_settings
 
     host = host if host is not None else get_default_host()
-    root = Path(getattr(resolve_settings(host).section("local"), "path", "./tracelet-runs"))
+    local = resolve_settings(host, config=config).section("local")
+    root = Path(getattr(local, "path", "./tracelet-runs"))
     folders = find_runs([os.fspath(r) for r in runs], root, every=every)
-    options = _Options(to, dry_run, force, new_run, timeout, progress, host)
+    options = _Options(to, dry_run, force, new_run, timeout, progress, host, config or {})
     results: list[SyncResult] = []
     for folder in folders:
         results.extend(_sync_run(folder, options))
@@ -184,6 +188,7 @@ class _Options:
     timeout: float
     progress: bool | None
     host: PluginHost
+    config: Mapping[str, Any]
 
 
 def _sync_run(folder: Path, options: _Options) -> list[SyncResult]:
@@ -252,7 +257,13 @@ def _sync_backend(
     if target not in host.backends:
         return untouched(f"error: backend {target!r} is not installed")
     try:
-        resolved = resolve_settings(host, backend=[target], exp_name=run.name, project=run.project)
+        resolved = resolve_settings(
+            host,
+            backend=[target],
+            exp_name=run.name,
+            project=run.project,
+            config=options.config,
+        )
         backend = host.backends[target].factory(resolved.section(target))
         backend.start(
             RunInfo(

@@ -16,10 +16,13 @@ from typing import Any
 import pytest
 
 from tracelet import media
+from tracelet.delivery_state import DeliveryState
+from tracelet.journal import JournalReader
 from tracelet.plugins import PluginHost, get_default_host
 from tracelet.records import RunStatus
 from tracelet.run import Run
 from tracelet.session import start_run
+from tracelet.syncing import NOT_SYNCED, sync
 from tracelet.testing.checks import (
     check_metrics,
     expect,
@@ -388,6 +391,43 @@ class BackendContract:
         run.log_metric("x", 50.0, step=50)
         _stopped(run, harness)
         check_metrics(harness.read(run), {"x": [(s, float(s)) for s in range(51)]})
+
+    def test_sync_resumes_an_interrupted_delivery(self, harness: BackendHarness) -> None:
+        """For a backend with an ``identity``: as if its process had died after storing every
+        record but before its cursor moved past the second half, ``tracelet.sync`` resumes
+        the run and every point is stored exactly once."""
+        if harness.backend in NOT_SYNCED:
+            return  # nothing outside the process to deliver into
+        run = self.start(harness, "resume")
+        run.log_params({"lr": 0.5})
+        for step in range(100):
+            run.log_metric("x", float(step), step=step)
+        _stopped(run, harness)
+        assert run.journal_path is not None
+        state = DeliveryState.load(run.journal_path, harness.backend)
+        if state.identity is None:
+            return  # declared: cannot resume, so sync delivers only runs it never started
+        state.progress_path.unlink(missing_ok=True)
+        state.cursor = JournalReader(run.journal_path).seek(51)
+        state.closed, state.skip = False, 0
+        state.save()
+        config = {**harness.config(), "local": {"path": str(self.journal_root)}}
+        (result,) = sync(
+            [run.journal_path],
+            to=[harness.backend],
+            config=config,
+            host=harness.host,
+            progress=False,
+        )
+        expect(
+            (result.status, result.remaining) == ("finished", 0),
+            "tracelet sync did not finish the interrupted delivery",
+            {"status": "finished", "remaining": 0},
+            {"status": result.status, "remaining": result.remaining},
+            "resume the run named by run.resume in start(); a record sent again must not be "
+            "stored twice (or replace the run with a complete one and return a new identity)",
+        )
+        check_metrics(harness.read(run), {"x": [(s, float(s)) for s in range(100)]})
 
     @pytest.mark.parametrize("status", ["finished", "failed", "killed"])
     def test_close_status(self, harness: BackendHarness, status: RunStatus) -> None:
