@@ -39,7 +39,9 @@ class DeliveryState:
         cursor: Every record before ``cursor.seq`` was handled (delivered, refused or not of a
             kind the backend stores).
         delivered: Records written, over every session (live and ``tracelet sync``).
-        failed: Records the backend refused; ``failures`` keeps the first reasons.
+        failed: Records the backend refused; ``failures`` keeps the first reasons, each with
+            ``seq`` (the first record of the batch it was refused in), ``count`` and
+            ``reason``.
         closed: Whether the backend's run was closed with the run's final status.
         skip: Records of the batch at ``cursor`` already stored when the process stopped in
             the middle of writing it (for backends that report progress inside a batch): a

@@ -323,11 +323,8 @@ class PluginHost:
             description: str = "",
         ) -> None:
             self._check_name("backend", name, {**self.backends, **out})
-            if any(
-                c.settings is not None and not c.top_level
-                for c in self.collectors.values()
-                if c.name == name
-            ):
+            collector = self.collectors.get(name)
+            if collector is not None and collector.settings is not None and not collector.top_level:
                 raise ValueError(f"backend {name!r}: a collector's section has that name")
             if not callable(factory):
                 raise ValueError(f"backend {name!r}: factory must be callable, got {factory!r}")
