@@ -135,7 +135,7 @@ def _loop_wandb(log: Callable[[dict[str, Any]], None], first: int, n: int) -> No
 def _check_call_points(label: str, run_dir: Path, step_key: str | None, logged: int) -> list[str]:
     """Read a section-1 run back: ``logged`` points of ``CALL_NAME``, value 0.5, exit code 0;
     with ``step_key``, at steps 0 .. logged-1."""
-    run = _reading().read_offline_run(run_dir)
+    run = _reading().read_finished_run(run_dir)
     problems = []
     if step_key is None:
         values = [row[common.CALL_NAME] for row in run.history if common.CALL_NAME in row]
@@ -220,7 +220,7 @@ def _baseline_e2e(workdir: Path, n: int) -> common.E2eTiming[Path]:
 def _read_back(run_dir: Path, step_key: str, n: int) -> tuple[common.ReadBack, int]:
     """Read a section-2 run from its ``.wandb`` log and compare it with the points logged;
     the comparison (an exit code other than 0 is an issue) and the number of history rows."""
-    run = _reading().read_offline_run(run_dir)
+    run = _reading().read_finished_run(run_dir)
     got = {name: _reading().metric_points(run, name, step_key) for name in E2E_NAMES}
     result = common.compare_points(common.e2e_points(E2E_NAMES, n), got)
     names = {key for row in run.history for key in row if not key.startswith("_")}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from support.venvs import CONSTRAINTS, REPO, build_wheels, checked, create_venv, run
 from support.wandb_env import wandb_test_env
-from support.wandb_reading import metric_points, read_offline_run
+from support.wandb_reading import metric_points, read_finished_run
 
 pytestmark = pytest.mark.slow
 
@@ -113,6 +113,6 @@ def test_pip_install_the_wandb_extra_adds_the_backend(tmp_path: Path) -> None:
     )
     env = wandb_test_env(tmp_path)
     folder = checked(venv.run([venv.python, script], cwd=tmp_path, env=env, timeout=120)).stdout
-    stored = read_offline_run(Path(folder.strip()))
+    stored = read_finished_run(Path(folder.strip()))
     assert (stored.project, stored.name, stored.exit_code) == ("wheels", "extra", 0)
     assert [step for step, _ in metric_points(stored, "loss", "tracelet/step")] == list(range(100))

@@ -493,6 +493,18 @@ def read_offline_run(run_dir: Path) -> WandbRun:
     return run_from_records(read_records(logs[0]), run_dir)
 
 
+def read_finished_run(run_dir: Path, timeout: float = 30.0) -> WandbRun:
+    """:func:`read_offline_run`, once W&B's service has written the exit record (``finish``
+    may return before the last records are in the file); after ``timeout`` seconds, the run as
+    it is (its ``exit_code`` is then ``None``)."""
+    from tracelet_wandb.offline_log import wait_for_exit
+
+    logs = sorted(run_dir.glob("run-*.wandb"))
+    if len(logs) == 1:
+        wait_for_exit(logs[0], timeout)
+    return read_offline_run(run_dir)
+
+
 def metric_points(run: WandbRun, name: str, step_key: str) -> list[tuple[float, float]]:
     """``(row[step_key], row[name])`` for every history row that has ``name``, in row order.
 

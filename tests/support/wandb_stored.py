@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from support.delivery import current_folder
 from support.media import Media
-from support.wandb_reading import WandbRun, metric_points, read_offline_run
+from support.wandb_reading import WandbRun, metric_points, read_finished_run
 from tracelet.run import Run
 from tracelet.testing import StoredRun
 from tracelet_wandb.backend import RUN_ID_CONFIG, STEP_METRIC
@@ -18,28 +17,13 @@ from tracelet_wandb.backend import RUN_ID_CONFIG, STEP_METRIC
 STATUS = {0: "finished", 1: "failed", 130: "killed"}
 
 
-def wandb_run_of(run: Run, wait: float = 10.0) -> WandbRun:
-    """The offline W&B run of a (stopped) Tracelet run, from the folder its location names.
-
-    W&B's service process writes the file; ``run.finish()`` returned once the service had the
-    records, and on rare occasions before the last of them reached the file. So the file is read
-    again, for up to ``wait`` seconds, until it holds the run's exit record.
-    """
+def wandb_run_of(run: Run, wait: float = 30.0) -> WandbRun:
+    """The offline W&B run of a (stopped) Tracelet run, from the folder its location names (or,
+    after ``tracelet sync`` replaced it, its delivery state), once W&B has written it."""
     location = run.locations()["wandb"]
     assert location is not None, "no W&B run folder (disabled mode?)"
     folder = Path(current_folder(run, "wandb") or location.split()[0])
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            stored = read_offline_run(folder)
-            if stored.exit_code is not None:
-                return stored
-        except AssertionError:  # the file is still being written
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            return stored
-        time.sleep(0.05)
+    return read_finished_run(folder, wait)
 
 
 def metric_names(stored: WandbRun) -> list[str]:

@@ -32,7 +32,7 @@ from support.wandb_reading import (
     find_run_dir,
     metric_points,
     read_chunks,
-    read_offline_run,
+    read_finished_run,
     read_payloads,
     read_records,
     run_from_records,
@@ -223,12 +223,12 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
 
 @pytest.fixture(scope="module")
 def big(made: Made) -> WandbRun:
-    return read_offline_run(find_run_dir(made.root / "runs", made.big_id))
+    return read_finished_run(find_run_dir(made.root / "runs", made.big_id))
 
 
 @pytest.fixture(scope="module")
 def small(made: Made) -> WandbRun:
-    return read_offline_run(find_run_dir(made.root / "runs", made.small_id))
+    return read_finished_run(find_run_dir(made.root / "runs", made.small_id))
 
 
 def _wandb_file(made: Made, run_id: str) -> Path:

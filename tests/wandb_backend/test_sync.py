@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,9 @@ from support.journal_runs import offline_run
 from support.processes import checked, clean_env, run
 from support.wandb_env import wandb_test_env
 from support.wandb_reading import (
-    WandbRun,
     find_run_dir,
     metric_points,
-    read_offline_run,
+    read_finished_run,
     read_records,
 )
 
@@ -39,16 +37,6 @@ def finished(folder: Path) -> bool:
         return False
 
 
-def read_finished(folder: Path) -> WandbRun:
-    """The offline run in ``folder`` once W&B's service has written its exit record."""
-    deadline = time.monotonic() + 10  # W&B's service may still be writing the file
-    stored = read_offline_run(folder)
-    while stored.exit_code is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-        stored = read_offline_run(folder)
-    return stored
-
-
 def test_a_local_only_run_is_synced_into_wandb_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -58,7 +46,7 @@ def test_a_local_only_run_is_synced_into_wandb_once(
     (result,) = tracelet.sync([run.id], to=["wandb"], progress=False)
     assert (result.delivered, result.remaining, result.status) == (201, 0, "finished")
 
-    stored = read_finished(find_run_dir(tmp_path / "wb"))
+    stored = read_finished_run(find_run_dir(tmp_path / "wb"))
     assert stored.exit_code == 0
     assert metric_points(stored, "loss", STEP_METRIC) == [
         (float(s), 1.0 / (s + 1)) for s in range(200)
@@ -121,7 +109,7 @@ def test_sigkill_mid_run_then_sync_replaces_the_unfinished_offline_run(
     assert "killed" in result.stdout, result.stdout + result.stderr
     replaced = json.loads((found.path / "delivery" / "wandb.json").read_text())["identity"]
     assert replaced["run_id"] == killed["run_id"], "the same W&B run id"
-    stored = read_finished(find_run_dir(tmp_path / "wb", killed["run_id"]))
+    stored = read_finished_run(find_run_dir(tmp_path / "wb", killed["run_id"]))
     assert stored.exit_code == 130
     assert metric_points(stored, "loss", STEP_METRIC) == [
         (float(s), float(s)) for s in range(points)

@@ -37,6 +37,7 @@ import io
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -57,6 +58,7 @@ from tracelet.records import (
     Text,
 )
 from tracelet.resumable import ResumableWriter, WritePlan
+from tracelet_wandb.offline_log import wait_for_exit
 from tracelet_wandb.settings import WandbSettings
 
 if TYPE_CHECKING:
@@ -97,6 +99,7 @@ class WandbBackend(BaseBackend):
         self._tags: dict[str, str] = {}  # Tracelet tag name -> W&B tag
         self._writer = ResumableWriter(self._plan)
         self._warned: set[str] = set()
+        self._started = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -155,15 +158,29 @@ class WandbBackend(BaseBackend):
         wandb_run.define_metric(STEP_METRIC)
         wandb_run.define_metric("*", step_metric=STEP_METRIC)
         self._run = wandb_run
+        self._started = time.time()
 
     def write(self, batch: Batch) -> None:
         """Store the batch; a retry of a batch that failed part way resumes where it stopped."""
         self._writer.write(batch)
 
     def close(self, status: RunStatus) -> None:
-        """Finish the run with the exit code of ``status`` (W&B syncs or closes the file)."""
-        if self._run is not None:
-            self._run.finish(exit_code=EXIT_CODES[status])
+        """Finish the run with the exit code of ``status``. Offline, return once W&B's service
+        has written the run's exit record to the log (``finish`` may return before), within
+        ``close_timeout`` seconds; past it, warn."""
+        run = self._run
+        if run is None:
+            return
+        run.finish(exit_code=EXIT_CODES[status])
+        if self.settings.mode == "offline":
+            log = Path(run.dir).parent / f"run-{run.id}.wandb"
+            if not wait_for_exit(log, self.settings.close_timeout):
+                logger.warning(
+                    "tracelet: wandb: %s has no exit record %.0f s after finish(); W&B may "
+                    "still be writing it",
+                    log,
+                    self.settings.close_timeout,
+                )
 
     @property
     def location(self) -> str | None:
@@ -178,11 +195,15 @@ class WandbBackend(BaseBackend):
 
     @property
     def identity(self) -> dict[str, Any] | None:
-        """Offline: the run id and its folder (see "Resuming" in the module docstring)."""
+        """Offline: the run id, its folder and when this process started it (see "Resuming"
+        in the module docstring)."""
         r = self._run
         if r is None or self.settings.mode != "offline":
             return None
-        return {"mode": "offline", "run_id": r.id, "folder": str(Path(r.dir).parent.resolve())}
+        folder = str(Path(r.dir).parent.resolve())
+        # A replacement made in the same second has the same folder name: the start time tells
+        # the two apart, so that tracelet sync sends the whole run to the new one.
+        return {"mode": "offline", "run_id": r.id, "folder": folder, "started": self._started}
 
     # -- writing ---------------------------------------------------------------------------
 

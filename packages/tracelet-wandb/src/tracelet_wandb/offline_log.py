@@ -56,7 +56,7 @@ def _records(data: bytes, start: int) -> Iterator[bytes]:
 
 def has_exit_record(log: Path, tail_blocks: int = 4) -> bool:
     """Whether the last ``tail_blocks`` blocks of the log hold a run-exit record."""
-    from wandb.proto.wandb_internal_pb2 import Record
+    from wandb.proto.wandb_internal_pb2 import Record  # type: ignore[attr-defined]
 
     try:
         size = log.stat().st_size

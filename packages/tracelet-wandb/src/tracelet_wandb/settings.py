@@ -76,6 +76,12 @@ class WandbSettings(SectionModel):
     start_timeout: float = Field(
         30.0, gt=0, description="Seconds start_logging waits for W&B to start the run."
     )
+    close_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Offline: seconds closing the run waits for W&B to write the run's last "
+        "records (finish() may return before).",
+    )
     quiet: bool = Field(
         True, description="Silence W&B's own messages (its banner, sync hints) on the console."
     )
