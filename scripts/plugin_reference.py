@@ -134,10 +134,10 @@ def _members(name: str, obj: Any) -> list[str]:
     the contract, the names of its checks."""
     if not inspect.isclass(obj) or name.startswith("Register"):
         return []
-    members = [(n, m) for n, m in vars(obj).items() if not n.startswith("_")]
-    if name == "BackendContract":
-        tests = [n for n, _ in members if n.startswith("test_")]
+    if name == "BackendContract":  # its checks come from the classes it combines
+        tests = [n for n in dir(obj) if n.startswith("test_")]
         return ["", "**Checks**", "", *(f"- `{n}`" for n in tests)]
+    members = [(n, m) for n, m in vars(obj).items() if not n.startswith("_")]
     out: list[str] = []
     for member_name, member in members:
         if isinstance(member, property):

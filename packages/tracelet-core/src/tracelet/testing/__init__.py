@@ -28,7 +28,14 @@ collector or capture running, so the run holds exactly what the test logged.
 import pytest
 
 # The kit is installed, not a test module: ask pytest to show the values of its assertions.
-pytest.register_assert_rewrite("tracelet.testing.checks", "tracelet.testing.contract")
+pytest.register_assert_rewrite(
+    "tracelet.testing.checks",
+    "tracelet.testing.kit",
+    "tracelet.testing.records_checks",
+    "tracelet.testing.media_checks",
+    "tracelet.testing.delivery_checks",
+    "tracelet.testing.contract",
+)
 
 from tracelet.testing.checks import ContractError, png_rgb  # noqa: E402
 from tracelet.testing.contract import BackendContract  # noqa: E402
