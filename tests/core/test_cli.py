@@ -205,6 +205,19 @@ def test_config_names_the_source_of_every_value(tmp_path: Path) -> None:
     assert shown["experiment_name"] == ["experiment_name", "null", "default"]
 
 
+def test_config_shows_the_selected_backends_and_all_with_all(tmp_path: Path) -> None:
+    rows = settings_of(tracelet("config", "--json", "--backend", "mlflow", cwd=tmp_path))
+    assert "mlflow.tracking_uri" in rows
+    assert "local.path" in rows  # the journal's folder
+    assert "collect_system_metrics" in rows
+    assert not [key for key in rows if key.startswith(("wandb.", "clearml.", "aim."))]
+    everything = settings_of(tracelet("config", "--json", "--all", cwd=tmp_path))
+    assert {"wandb.project", "clearml.offline", "aim.repo_path"} <= set(everything)
+    text = tracelet("config", cwd=tmp_path).stdout
+    assert "wandb.project" not in text
+    assert "tracelet config --all" in text
+
+
 def test_config_json_names_the_file_used(tmp_path: Path) -> None:
     other = tmp_path / "conf" / "other.yaml"
     other.parent.mkdir()

@@ -568,3 +568,12 @@ def test_concurrent_loggers_lose_nothing(host: PluginHost) -> None:
     for tid in range(4):
         assert metrics[f"t{tid}"] == [(i, float(i)) for i in range(per_thread)]
     assert run.stats()["memory"].delivered == 4 * per_thread
+
+
+def test_dir_of_the_package_lists_the_public_api_only() -> None:
+    import tracelet
+
+    assert set(dir(tracelet)) == set(tracelet.__all__)
+    assert {"Any", "Mapping", "TYPE_CHECKING", "annotations"}.isdisjoint(dir(tracelet))
+    for name in tracelet.__all__:
+        assert getattr(tracelet, name) is not None

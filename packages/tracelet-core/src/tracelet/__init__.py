@@ -91,6 +91,11 @@ def register_plugin(plugin: object, name: str | None = None) -> PluginInfo:
     return _register(plugin, name)
 
 
+def __dir__() -> list[str]:
+    """The public API only (not the names this module imports for its own use)."""
+    return sorted(__all__)
+
+
 def __getattr__(name: str) -> Any:
     # pluggy (and importlib.metadata behind it) loads only when a plugin asks for the marker.
     if name == "hookimpl":

@@ -5,7 +5,7 @@ Commands::
     tracelet --version                     the version of tracelet-core
     tracelet plugins [--json]              every plugin: what it provides, its distribution,
                                            version and status (loaded, error, disabled)
-    tracelet config [--json] [--backend NAME ...]
+    tracelet config [--json] [--backend NAME ...] [--all]
                                            the settings a run started here would get, with
                                            the source of every value (argument, env var,
                                            file:line or default); secrets are redacted
@@ -118,6 +118,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="resolve as for start_logging(backend=...); repeat it or separate names with "
         "commas for several backends",
+    )
+    config.add_argument(
+        "--all",
+        action="store_true",
+        help="also show the sections of backends the run would not use",
     )
     config.set_defaults(handler=_cmd_config)
 
@@ -260,6 +265,9 @@ def _cmd_config(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG_ERROR
     rows = resolved.rows()  # secrets already redacted, nested ones included
+    if not args.all:  # the core, the collectors, the journal's local and the selected backends
+        other = set(_host().backends) - {*resolved.settings.backend, "local"}
+        rows = [row for row in rows if row[0].split(".", 1)[0] not in other]
     config_file = resolved.config_file
     if config_file is None:
         why = f"no ./{DEFAULT_CONFIG_FILE} and {CONFIG_ENV} is not set"
@@ -277,6 +285,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
     print(f"config file: {config_file or 'none'} ({why})")
     print()
     _print_table([["KEY", "VALUE", "SOURCE"], *([k, _show(v), s] for k, v, s in rows)])
+    if not args.all:
+        print("\n(sections of the other installed backends: tracelet config --all)")
     return 0
 
 
