@@ -577,3 +577,25 @@ def test_dir_of_the_package_lists_the_public_api_only() -> None:
     assert {"Any", "Mapping", "TYPE_CHECKING", "annotations"}.isdisjoint(dir(tracelet))
     for name in tracelet.__all__:
         assert getattr(tracelet, name) is not None
+
+
+def test_an_integer_too_large_for_a_float_names_the_metric(host: PluginHost) -> None:
+    run = start(host)
+    run.log_metric("before", 1.0)
+    with pytest.raises(ValueError, match=r"metric 'huge': an integer of 310 digits is too large"):
+        run.log_metric("huge", 10**309)
+    with pytest.raises(ValueError, match=r"metric 'huge2': an integer of 310 digits"):
+        run.log_metrics({"ok": 1.0, "huge2": 10**309})
+    assert run.stop()
+    assert read(run, "memory")["metrics"] == {"before": [(0, 1.0)]}
+
+
+def test_an_empty_nested_mapping_is_a_param_of_its_own(host: PluginHost) -> None:
+    run = start(host)
+    run.log_params({"scheduler": {}, "optimizer": {"name": "adam", "extra": {}}})
+    assert run.stop()
+    assert read(run, "memory")["params"] == {
+        "scheduler": "{}",
+        "optimizer/name": "adam",
+        "optimizer/extra": "{}",
+    }

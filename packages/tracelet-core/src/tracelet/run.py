@@ -185,7 +185,7 @@ class Run:
             TypeError: ``name`` is not a non-empty string, ``value`` is not a number or
                 ``step`` is not a whole number.
             ValueError: ``value`` is NaN or infinite and ``nan_policy`` is ``"error"`` (the
-                message names the metric and the step).
+                message names the metric and the step), or an integer too large for a float.
         """
         if not self._accepting:
             self._ignored("log_metric")
@@ -311,7 +311,8 @@ class Run:
         self._enqueue(Param(check_name(name, "param"), param_value(value)))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Log several parameters; nested mappings become ``outer/inner`` names.
+        """Log several parameters; nested mappings become ``outer/inner`` names, and an empty
+        one the value ``"{}"``.
 
         Raises:
             TypeError: ``params`` is not a mapping, or a key is not a non-empty string (nothing

@@ -22,10 +22,14 @@ def metric_value(value: object, name: str) -> float:
 
     Raises:
         TypeError: ``value`` is not a real number or a one-element array or tensor.
+        ValueError: ``value`` is an integer too large for a float (beyond ±1.8e308).
     """
     kind = type(value)
     if kind is int or kind is bool:
-        return float(value)  # type: ignore[arg-type]
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            raise _too_large(name, value) from None
     if isinstance(value, (str, bytes, bytearray)):
         raise TypeError(
             f"metric {name!r}: value must be a number, got {kind.__name__} {value!r}; "
@@ -44,8 +48,19 @@ def metric_value(value: object, name: str) -> float:
             ) from exc
     try:
         return float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        raise _too_large(name, value) from None
     except (TypeError, ValueError) as exc:
         raise TypeError(f"metric {name!r}: value must be a number, got {kind.__name__}") from exc
+
+
+def _too_large(name: str, value: object) -> ValueError:
+    digits = len(str(abs(value))) if isinstance(value, int) else None
+    size = f"an integer of {digits} digits" if digits else f"{type(value).__name__} {value!r}"
+    return ValueError(
+        f"metric {name!r}: {size} is too large for a float (at most about 1.8e308); log it "
+        "scaled, or as a param or text"
+    )
 
 
 #: The steps every backend can store (a signed 64-bit integer).
@@ -125,7 +140,8 @@ def param_value(value: Any) -> ParamValue:
 
 
 def flatten_params(values: Mapping[str, Any], prefix: str = "") -> list[Param]:
-    """Params from a possibly nested mapping: ``{"opt": {"lr": 0.1}}`` → ``opt/lr = 0.1``.
+    """Params from a possibly nested mapping: ``{"opt": {"lr": 0.1}}`` → ``opt/lr = 0.1``; an
+    empty mapping is the param ``"{}"`` (``{"scheduler": {}}`` → ``scheduler = {}``).
 
     Raises:
         TypeError: A key is not a string or is empty.
@@ -137,7 +153,9 @@ def flatten_params(values: Mapping[str, Any], prefix: str = "") -> list[Param]:
         if not isinstance(key, str) or not key:
             raise TypeError(f"param names must be non-empty strings, got {key!r}")
         name = f"{prefix}/{key}" if prefix else key
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and not value:
+            out.append(Param(name, "{}"))  # an empty section stays visible
+        elif isinstance(value, Mapping):
             out.extend(flatten_params(value, name))
         else:
             out.append(Param(name, param_value(value)))
