@@ -55,8 +55,12 @@ def metric_value(value: object, name: str) -> float:
 
 
 def _too_large(name: str, value: object) -> ValueError:
-    digits = len(str(abs(value))) if isinstance(value, int) else None
-    size = f"an integer of {digits} digits" if digits else f"{type(value).__name__} {value!r}"
+    if isinstance(value, int):  # str() of a huge int is itself refused past 4300 digits
+        bits = value.bit_length()
+        digits = str(len(str(abs(value)))) if bits < 10_000 else f"over {int(bits * 0.30103)}"
+        size = f"an integer of {digits} digits"
+    else:
+        size = f"{type(value).__name__} {value!r}"
     return ValueError(
         f"metric {name!r}: {size} is too large for a float (at most about 1.8e308); log it "
         "scaled, or as a param or text"
