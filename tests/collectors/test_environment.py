@@ -75,6 +75,39 @@ def test_a_script_records_its_own_command_line(tmp_path: Path) -> None:
     assert "psutil==" in stored.artifacts["environment/requirements.txt"].read_text()
 
 
+def test_secret_arguments_are_redacted_in_the_local_folder_and_mlflow(tmp_path: Path) -> None:
+    from support.mlflow_reading import find_run
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys, tracelet\n"
+        "run = tracelet.start_logging('cli', backend=['local', 'mlflow'], config={\n"
+        "    'local': {'path': 'runs'}, 'mlflow': {'tracking_uri': 'sqlite:///m.db'}})\n"
+        "run.stop()\n"
+        "print(run.id)\n"
+    )
+    secrets = ["--api-key", "k-123", "--token=t-456", "db.password=p-789", "--hf_token", "h-0"]
+    result = run_command(
+        [sys.executable, script, "--lr", "0.1", *secrets],
+        tmp_path,
+        env={"TRACELET_TRACK_ENVIRONMENT": "true"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    hidden = ["--api-key", "**********", "--token=**********", "db.password=**********"]
+    expected = shlex.join(
+        [sys.executable, str(script), "--lr", "0.1", *hidden, "--hf_token", "**********"]
+    )
+    (folder,) = (tmp_path / "runs").glob("*/*")
+    assert read_run(folder).params["env/command_line"] == expected
+    mlrun = find_run(f"sqlite:///{tmp_path / 'm.db'}", result.stdout.strip())
+    assert mlrun.data.params["env/command_line"] == expected
+    journal = "".join(f.read_text() for f in folder.glob("*.json*"))
+    for value in ("k-123", "t-456", "p-789", "h-0"):
+        assert value not in journal
+        assert value not in repr(mlrun.data.params)
+
+
 def test_off() -> None:
     run = start(track_environment=False)
     assert run.stop()
