@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +278,34 @@ def test_sqlite_location_is_the_mlflow_ui_command(tmp_path: Path) -> None:
     absolute = f"sqlite:///{tmp_path / 'relative.db'}"
     assert location.startswith(f"mlflow ui --backend-store-uri {absolute}  (then open http://")
     assert find_run(absolute, run).info.run_id in location
+
+
+def test_a_password_in_the_tracking_uri_is_never_shown_or_saved(
+    mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URI with ``user:password@`` reaches the server (MLflow sends it as basic auth), and
+    every place Tracelet shows or stores the URI masks or drops the password."""
+    host = mlflow_server.uri.partition("://")[2]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:s3cr3t-pw@{host}")
+    run = tracelet.start_logging(
+        "creds", backend=["local", "mlflow"], config={"local": {"path": "runs"}}
+    )
+    run.log_metric("x", 1.0, step=0)
+    assert run.stop()
+    assert find_run(mlflow_server.uri, run).data.metrics["x"] == 1.0
+    shown = [run.locations()["mlflow"] or "", repr(run.settings)]
+    assert f"http://alice:**********@{host}" in shown[0]
+    assert "mlflow.tracking_uri='http://alice:**********@" in shown[1]
+    assert run.journal_path is not None
+    saved = "".join(p.read_text() for p in run.journal_path.rglob("*.json*"))
+    assert f"http://{host}" in saved  # the identity, for tracelet sync
+    from support.processes import run as run_command
+
+    config = run_command(
+        [sys.executable, "-m", "tracelet.cli", "config", "--backend", "mlflow"],
+        Path.cwd(),
+        env={"MLFLOW_TRACKING_URI": f"http://alice:s3cr3t-pw@{host}"},
+    )
+    for text in [*shown, saved, config.stdout]:
+        assert "s3cr3t-pw" not in text
+    assert f"http://alice:**********@{host}" in config.stdout

@@ -160,13 +160,17 @@ class Run:
         return {name: frozenset(b.capabilities) for name, b in self._backends.items()}
 
     def locations(self) -> dict[str, str | None]:
-        """Where to look at the run, per backend (a path, a URL or a command)."""
+        """Where to look at the run, per backend (a path, a URL or a command); a password in a
+        URI is masked."""
+        from tracelet.redact import redact_uri_credentials
+
         out: dict[str, str | None] = {}
         for name, backend in self._backends.items():
             try:
-                out[name] = backend.location
+                location = backend.location
             except Exception as exc:
-                out[name] = f"<unknown: {exc}>"
+                location = f"<unknown: {exc}>"
+            out[name] = None if location is None else redact_uri_credentials(location)
         return out
 
     # -- metrics: the hot path -----------------------------------------------------------------

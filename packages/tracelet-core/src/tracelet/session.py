@@ -27,6 +27,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tracelet.errors import BackendStartError
+from tracelet.redact import redact_uri_credentials
 from tracelet.run import Run
 from tracelet.threads import TraceletThread, tracelet_work
 
@@ -197,7 +198,8 @@ def _start_backends(
                     other.close("failed")
                 except Exception:
                     logger.exception("tracelet: closing backend %r failed", other_name)
-            raise BackendStartError(f"backend '{name}' could not start: {exc}") from exc
+            message = redact_uri_credentials(str(exc))
+            raise BackendStartError(f"backend '{name}' could not start: {message}") from exc
         started[name] = backend
     return started
 

@@ -51,6 +51,7 @@ from tracelet.records import (
     RunStatus,
     Text,
 )
+from tracelet.redact import strip_uri_credentials
 from tracelet.resumable import ResumableWriter, WritePlan
 from tracelet_mlflow.batching import LogBatchRequest, split_requests
 from tracelet_mlflow.names import artifact_path, image_key, mlflow_key, truncate
@@ -117,7 +118,7 @@ class MlflowBackend(BaseBackend):
         if s.run_id is not None:
             self._resume(s.run_id, self._get_run(s.run_id, "run_id"))
             return
-        if resume.get("run_id") and absolute_store_uri(uri) == resume.get("tracking_uri"):
+        if resume.get("run_id") and identity_uri(uri) == resume.get("tracking_uri"):
             existing = self._find_run(str(resume["run_id"]))
             if existing is not None:  # else deleted since: a new run gets everything again
                 self._resume(str(resume["run_id"]), existing)
@@ -164,7 +165,7 @@ class MlflowBackend(BaseBackend):
         if self.tracking_uri is None or self.run_id is None:
             return None
         return {
-            "tracking_uri": absolute_store_uri(self.tracking_uri),
+            "tracking_uri": identity_uri(self.tracking_uri),
             "experiment_id": self.experiment_id,
             "run_id": self.run_id,
         }
@@ -525,6 +526,11 @@ def _is_mlflow(response: Any) -> bool:
         return bool(response.json().get("error_code") == "RESOURCE_DOES_NOT_EXIST")
     except ValueError:
         return False
+
+
+def identity_uri(uri: str) -> str:
+    """The store as saved in a run folder's delivery state: absolute, without credentials."""
+    return strip_uri_credentials(absolute_store_uri(uri))
 
 
 def absolute_store_uri(uri: str) -> str:

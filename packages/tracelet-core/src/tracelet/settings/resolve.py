@@ -24,6 +24,7 @@ from tracelet.plugins import (
     PLUGINS_ENV,
     install_hint,
 )
+from tracelet.redact import REDACTED, redact_uri_credentials
 from tracelet.settings.model import CORE_KEYS, CoreSettings, build_settings_class, split_commas
 from tracelet.settings.problems import invalid_config, problem
 from tracelet.settings.sources import (
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("tracelet.settings")
 
 #: What :meth:`ResolvedSettings.rows` shows for a secret that is set.
-REDACTED = "**********"
 _SECRET_TYPES = (SecretStr, SecretBytes, Secret)
 #: Longest input value quoted in an error message.
 _MAX_SHOWN = 60
@@ -61,6 +61,11 @@ class ResolvedSettings:
     settings: CoreSettings
     provenance: Mapping[Path_, str]
     config_file: str | None
+
+    def __repr__(self) -> str:
+        """Every key and value, secrets and URI passwords masked (as ``tracelet config``)."""
+        values = ", ".join(f"{key}={value!r}" for key, value, _ in self.rows())
+        return f"ResolvedSettings({values})"
 
     def source_of(self, path: Sequence[str]) -> str:
         """Where the value at ``path`` came from (``"default"`` when nothing set it).
@@ -646,6 +651,8 @@ def _is_secret(cls: type[BaseModel], path: Path_) -> bool:
 def _redact(value: Any) -> Any:
     if isinstance(value, _SECRET_TYPES):
         return REDACTED if value.get_secret_value() else ""
+    if isinstance(value, str):
+        return redact_uri_credentials(value)
     if isinstance(value, Mapping):
         return {k: _redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
