@@ -309,3 +309,28 @@ def test_a_password_in_the_tracking_uri_is_never_shown_or_saved(
     for text in [*shown, saved, config.stdout]:
         assert "s3cr3t-pw" not in text
     assert f"http://alice:**********@{host}" in config.stdout
+
+
+def test_nothing_is_printed_on_stdout_when_a_server_run_ends(
+    mlflow_server: MlflowServer, tmp_path: Path
+) -> None:
+    """MLflow's own set_terminated prints "View run ... at: ..." for a server; Tracelet's close
+    prints nothing and still records the status and the end time."""
+    from support.processes import run as run_command
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys, tracelet\n"
+        "run = tracelet.start_logging('quiet', backend='mlflow',\n"
+        "                             config={'mlflow': {'tracking_uri': sys.argv[1]}})\n"
+        "run.log_metric('x', 1.0, step=0)\n"
+        "run.stop('failed')\n"
+        "sys.stderr.write(run.id)\n"
+    )
+    result = run_command([sys.executable, script, mlflow_server.uri], tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    mlrun = find_run(mlflow_server.uri, result.stderr.strip().splitlines()[-1])
+    assert mlrun.info.status == "FAILED"
+    assert mlrun.info.end_time is not None
+    assert mlrun.info.end_time >= mlrun.info.start_time

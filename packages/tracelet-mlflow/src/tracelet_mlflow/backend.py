@@ -51,7 +51,7 @@ from tracelet.records import (
     RunStatus,
     Text,
 )
-from tracelet.redact import strip_uri_credentials
+from tracelet.redact import redact_uri_credentials, strip_uri_credentials
 from tracelet.resumable import ResumableWriter, WritePlan
 from tracelet_mlflow.batching import LogBatchRequest, split_requests
 from tracelet_mlflow.names import artifact_path, image_key, mlflow_key, truncate
@@ -182,9 +182,30 @@ class MlflowBackend(BaseBackend):
         self._writer.write(batch)
 
     def close(self, status: RunStatus) -> None:
-        """End the MLflow run with FINISHED, FAILED or KILLED."""
-        if self._client is not None and self.run_id is not None:
-            self._client.set_terminated(self.run_id, STATUS[status], end_time=_millis(time.time()))
+        """End the MLflow run with FINISHED, FAILED or KILLED, and its end time.
+
+        ``MlflowClient.set_terminated`` also prints the run's URL on stdout for a tracking
+        server ("View run ... at: ..."); the run's store is told directly instead, and the URL
+        goes to the ``tracelet.mlflow`` log (``run.locations()`` has it too).
+        """
+        client = self._client
+        if client is None or self.run_id is None:
+            return
+        end_time = _millis(time.time())
+        store = getattr(getattr(client, "_tracking_client", None), "store", None)
+        if store is None or not hasattr(store, "update_run_info"):  # another MLflow layout
+            client.set_terminated(self.run_id, STATUS[status], end_time=end_time)
+            return
+        from mlflow.entities import RunStatus as MlflowRunStatus
+
+        store.update_run_info(
+            self.run_id,
+            run_status=MlflowRunStatus.from_string(STATUS[status]),
+            end_time=end_time,
+            run_name=None,
+        )
+        where = redact_uri_credentials(self.location or "")
+        logger.info("tracelet: mlflow: run %s ended %s: %s", self.run_id, STATUS[status], where)
 
     @property
     def location(self) -> str | None:
