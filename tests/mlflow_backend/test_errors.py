@@ -27,9 +27,15 @@ def test_nothing_listening_fails_at_once_naming_the_fix() -> None:
         start(tracking_uri=uri)
     assert time.monotonic() - began < 10
     message = str(error.value)
-    assert f"tracking server at {uri} did not answer" in message
+    assert f"tracking server at {uri} refused the connection" in message
+    assert "did not answer" not in message
     assert "MLFLOW_TRACKING_URI" in message
     assert "mlflow.start_timeout" in message
+
+
+def test_a_host_that_does_not_resolve_is_named() -> None:
+    with pytest.raises(BackendStartError, match="its host name does not resolve"):
+        start(tracking_uri="http://no-such-host.invalid:5000", start_timeout=5)
 
 
 def test_a_server_that_never_answers_fails_within_start_timeout(silent_server: str) -> None:

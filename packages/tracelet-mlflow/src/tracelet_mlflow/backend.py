@@ -526,8 +526,7 @@ def check_server(uri: str, timeout: float) -> None:
         )
     except Exception as exc:
         raise BackendStartError(
-            f"the MLflow tracking server at {uri} did not answer within {timeout:g} s "
-            f"({exc}); {fix}"
+            f"the MLflow tracking server at {uri} {_unreachable(exc, timeout)}; {fix}"
         ) from exc
     if response.status_code in (401, 403):
         raise BackendStartError(
@@ -539,6 +538,22 @@ def check_server(uri: str, timeout: float) -> None:
         raise BackendStartError(
             f"{uri} answered HTTP {response.status_code}, not like an MLflow tracking server; {fix}"
         )
+
+
+def _unreachable(exc: BaseException, timeout: float) -> str:
+    """What went wrong when the check request failed, in words: refused, unknown host, or
+    silent (MLflow wraps the network error in an ``MlflowException`` message)."""
+    text = str(exc)
+    if "Connection refused" in text or "ConnectionRefusedError" in text:
+        return "refused the connection (nothing listens on that host and port)"
+    if any(
+        marker in text
+        for marker in ("Name or service not known", "NameResolutionError", "getaddrinfo failed")
+    ):
+        return "cannot be reached: its host name does not resolve"
+    if "timed out" in text.lower() or "Timeout" in text:
+        return f"did not answer within {timeout:g} s"
+    return f"could not be reached ({text})"
 
 
 def _is_mlflow(response: Any) -> bool:
