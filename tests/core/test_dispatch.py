@@ -197,6 +197,23 @@ def test_transient_failures_are_retried_with_the_same_batch(host: PluginHost) ->
     assert flaky.status == "finished"
 
 
+def test_an_outage_is_warned_once_and_its_end_once(
+    host: PluginHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    flaky = FailsFirst(failures=4)  # 0.25 + 0.5 + 1 + 2 s of backoff
+    run = start(host, {"flaky": flaky}, batch_size=10, flush_interval=0.05)
+    with caplog.at_level(logging.DEBUG, logger="tracelet"):
+        for step in range(30):
+            run.log_metric("x", float(step), step=step)
+        assert run.stop(timeout=30)
+    failures = [r for r in caplog.records if "failed (TimeoutError" in r.getMessage()]
+    assert [r.levelno for r in failures] == [logging.WARNING] + [logging.DEBUG] * 3
+    ends = [r.getMessage() for r in caplog.records if "go through again" in r.getMessage()]
+    assert len(ends) == 1
+    assert "after 4 failed attempt(s) over " in ends[0]
+    assert flaky.points == [("x", float(s), s) for s in range(30)]
+
+
 def test_rejected_records_are_counted_as_failed_without_retry(host: PluginHost) -> None:
     rejecting = Rejecting()
     run = start(host, {"rejecting": rejecting}, "memory", flush_interval=60)

@@ -44,8 +44,6 @@ logger = logging.getLogger("tracelet.dispatch")
 RETRY_INITIAL_BACKOFF = 0.25
 #: Longest wait between two attempts at the same batch, in seconds.
 RETRY_MAX_BACKOFF = 10.0
-#: While writes keep failing, a warning at most this often (seconds); the rest at DEBUG.
-RETRY_WARNING_INTERVAL = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +148,8 @@ class BackendWorker:
         self._abandoned = 0  # records counted undelivered/failed by give_up_pending
         self.unsupported = 0
         self.retries = 0
-        self._warned_at = 0.0
+        self._outage_since: float | None = None  # the first failure of the current outage
+        self._outage_failures = 0
         self.last_error: str | None = None
         self._warned_unsupported: set[str] = set()
         self._thread = TraceletThread(target=self._run, name=f"tracelet-backend-{name}")
@@ -392,22 +391,41 @@ class BackendWorker:
                     )
                     return None
                 self.retries += 1
-                now = time.monotonic()
-                level = logging.DEBUG
-                if self.retries == 1 or now - self._warned_at >= RETRY_WARNING_INTERVAL:
-                    level, self._warned_at = logging.WARNING, now  # a long outage: once a minute
-                logger.log(
-                    level,
-                    "backend %r: write of %d record(s) failed (%s); retrying in %.2gs",
-                    self.name,
-                    size,
-                    self.last_error,
-                    backoff,
-                )
+                self._outage_failure(size, backoff)
                 self._pause(backoff)
                 backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
                 continue
+            self._outage_over()
             return 0, ""
+
+    def _outage_failure(self, size: int, backoff: float) -> None:
+        """A transient write failure: warned once per outage, the rest at DEBUG."""
+        self._outage_failures += 1
+        first = self._outage_since is None
+        if first:
+            self._outage_since = time.monotonic()
+        logger.log(
+            logging.WARNING if first else logging.DEBUG,
+            "backend %r: write of %d record(s) failed (%s); retrying with backoff%s",
+            self.name,
+            size,
+            self.last_error,
+            " (this outage's further failures are logged at DEBUG)"
+            if first
+            else f" ({backoff:.2g}s)",
+        )
+
+    def _outage_over(self) -> None:
+        """A write went through: say once that an outage ended, and after how long."""
+        if self._outage_since is None:
+            return
+        logger.warning(
+            "backend %r: writes go through again after %d failed attempt(s) over %.1f s",
+            self.name,
+            self._outage_failures,
+            time.monotonic() - self._outage_since,
+        )
+        self._outage_since, self._outage_failures = None, 0
 
     def _permanent(self, exc: Exception) -> bool:
         judge = getattr(self.backend, "permanent_error", None)
