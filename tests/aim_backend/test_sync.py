@@ -4,19 +4,16 @@ with SIGKILL mid-delivery resumed by its hash. Read back through AIM's own ``Rep
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from support.aim_reading import read_run as read_aim
-from support.journal_runs import offline_run
-from support.processes import checked, clean_env, run
+from support.journal_runs import killed_job, offline_run
+from support.processes import checked, run
 
 import tracelet
-from tracelet.backends.local import list_runs, read_run
+from tracelet.backends.local import read_run
 from tracelet.delivery_state import DeliveryState
 
 
@@ -44,41 +41,9 @@ def test_a_local_only_run_is_synced_into_aim_once(
 def test_sigkill_mid_run_then_sync_resumes_the_aim_run(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     points = 30_000
-    script = tmp_path / "job.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import sys, time
-            import tracelet
-
-            points = int(sys.argv[1])
-            run = tracelet.start_logging("job", "sync-tests", ["local", "aim"],
-                                         config={"flush_interval": 0.05})
-            run.log_params({"lr": 0.01})
-            for step in range(points):
-                run.log_metric("train/loss", float(step), step=step)
-            while run.stats()["local"].delivered < points + 1:
-                time.sleep(0.01)
-            print("journaled", run.stats()["aim"].delivered, flush=True)
-            time.sleep(600)
-            """
-        )
+    found = killed_job(
+        tmp_path, "aim", "train/loss", points, {"TRACELET_AIM__REPO_PATH": str(repo)}
     )
-    env = clean_env({"TRACELET_AIM__REPO_PATH": str(repo)})
-    job = subprocess.Popen(
-        [sys.executable, str(script), str(points)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert job.stdout is not None
-    line = job.stdout.readline()
-    assert line.startswith("journaled"), job.stderr.read() if job.stderr else line
-    job.send_signal(signal.SIGKILL)
-    job.wait(30)
-    (found,) = list_runs(tmp_path / "tracelet-runs")
     state = json.loads((found.path / "delivery" / "aim.json").read_text())
     assert DeliveryState.load(found.path, "aim").cursor.seq < points + 1, "AIM had it all"
 

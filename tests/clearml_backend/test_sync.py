@@ -5,19 +5,16 @@ session folder."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from support.clearml_reading import read_session
-from support.journal_runs import offline_run
-from support.processes import checked, clean_env, run
+from support.journal_runs import killed_job, offline_run
+from support.processes import checked, run
 
 import tracelet
-from tracelet.backends.local import list_runs, read_run
+from tracelet.backends.local import read_run
 
 
 def test_a_local_only_run_is_synced_into_clearml_once(
@@ -49,45 +46,12 @@ def test_sigkill_mid_run_then_sync_replaces_the_unfinished_session(
     clearml_env: Path, tmp_path: Path
 ) -> None:
     points = 20_000
-    script = tmp_path / "job.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import sys, time
-            import tracelet
-
-            points = int(sys.argv[1])
-            run = tracelet.start_logging("job", "sync-tests", ["local", "clearml"],
-                                         config={"flush_interval": 0.05})
-            run.log_params({"lr": 0.01})
-            for step in range(points):
-                run.log_metric("train/loss", float(step), step=step)
-            while run.stats()["local"].delivered < points + 1:
-                time.sleep(0.01)
-            print("journaled", flush=True)
-            time.sleep(600)
-            """
-        )
-    )
     clearml = {
         "CLEARML_CACHE_DIR": str(clearml_env),
         "HOME": str(tmp_path / "home"),
         "TRACELET_CLEARML__OFFLINE": "true",
     }
-    job = subprocess.Popen(
-        [sys.executable, str(script), str(points)],
-        cwd=tmp_path,
-        env=clean_env(clearml),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert job.stdout is not None
-    line = job.stdout.readline()
-    assert line.startswith("journaled"), job.stderr.read() if job.stderr else line
-    job.send_signal(signal.SIGKILL)
-    job.wait(30)
-    (found,) = list_runs(tmp_path / "tracelet-runs")
+    found = killed_job(tmp_path, "clearml", "train/loss", points, clearml)
     killed = json.loads((found.path / "delivery" / "clearml.json").read_text())["identity"]
     assert stored_points(Path(killed["folder"])) < points, "ClearML had it all: nothing to replace"
 

@@ -5,15 +5,12 @@ log."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from support.journal_runs import offline_run
-from support.processes import checked, clean_env, run
+from support.journal_runs import killed_job, offline_run
+from support.processes import checked, run
 from support.wandb_env import wandb_test_env
 from support.wandb_reading import (
     find_run_dir,
@@ -23,7 +20,7 @@ from support.wandb_reading import (
 )
 
 import tracelet
-from tracelet.backends.local import list_runs, read_run
+from tracelet.backends.local import read_run
 from tracelet_wandb.backend import STEP_METRIC
 
 
@@ -61,45 +58,12 @@ def test_sigkill_mid_run_then_sync_replaces_the_unfinished_offline_run(
     tmp_path: Path, wandb_root: Path
 ) -> None:
     points = 20_000
-    script = tmp_path / "job.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import sys, time
-            import tracelet
-
-            points = int(sys.argv[1])
-            run = tracelet.start_logging("job", "sync-tests", ["local", "wandb"],
-                                         config={"flush_interval": 0.05})
-            run.log_params({"lr": 0.01})
-            for step in range(points):
-                run.log_metric("loss", float(step), step=step)
-            while run.stats()["local"].delivered < points + 1:
-                time.sleep(0.01)
-            print("journaled", flush=True)
-            time.sleep(600)
-            """
-        )
-    )
     wandb = {
         **wandb_test_env(wandb_root),
         "TRACELET_WANDB__MODE": "offline",
         "TRACELET_WANDB__DIR": str(tmp_path / "wb"),
     }
-    job = subprocess.Popen(
-        [sys.executable, str(script), str(points)],
-        cwd=tmp_path,
-        env=clean_env(wandb),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert job.stdout is not None
-    line = job.stdout.readline()
-    assert line.startswith("journaled"), job.stderr.read() if job.stderr else line
-    job.send_signal(signal.SIGKILL)
-    job.wait(30)
-    (found,) = list_runs(tmp_path / "tracelet-runs")
+    found = killed_job(tmp_path, "wandb", "loss", points, wandb)
     killed = json.loads((found.path / "delivery" / "wandb.json").read_text())["identity"]
     assert not finished(Path(killed["folder"])), "W&B finished the run: nothing to replace"
 
