@@ -373,7 +373,7 @@ def test_a_server_down_at_start_is_deferred_then_synced(
 def test_without_defer_a_server_down_at_start_still_fails_fast(tmp_path: Path) -> None:
     from tracelet.errors import BackendStartError
 
-    with pytest.raises(BackendStartError, match="did not answer"):
+    with pytest.raises(BackendStartError, match="refused the connection"):
         tracelet.start_logging(
             exp_name="strict",
             project="sync-tests",
