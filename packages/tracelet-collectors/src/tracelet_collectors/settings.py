@@ -9,13 +9,13 @@ set.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from tracelet.settings.model import SectionModel
 
 
-class SystemSettings(BaseModel):
+class SystemSettings(SectionModel):
     """The ``system`` collector (the interval also paces the ``gpu`` collector)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     collect_system_metrics: bool = Field(
         True, description="Sample CPU, memory, disk and network usage into system/* metrics."
@@ -25,20 +25,16 @@ class SystemSettings(BaseModel):
     )
 
 
-class GpuSettings(BaseModel):
+class GpuSettings(SectionModel):
     """The ``gpu`` collector."""
-
-    model_config = ConfigDict(extra="forbid")
 
     collect_gpu_metrics: bool = Field(
         True, description="Sample NVIDIA GPU utilisation, memory, temperature and power."
     )
 
 
-class GitSettings(BaseModel):
+class GitSettings(SectionModel):
     """The ``git`` collector."""
-
-    model_config = ConfigDict(extra="forbid")
 
     track_git_info: bool = Field(
         True, description="Record commit, branch, remote and dirty state of the git repository."
@@ -49,10 +45,8 @@ class GitSettings(BaseModel):
     )
 
 
-class EnvironmentSettings(BaseModel):
+class EnvironmentSettings(SectionModel):
     """The ``environment`` collector."""
-
-    model_config = ConfigDict(extra="forbid")
 
     track_environment: bool = Field(
         True,
@@ -61,10 +55,8 @@ class EnvironmentSettings(BaseModel):
     )
 
 
-class TensorboardSettings(BaseModel):
+class TensorboardSettings(SectionModel):
     """The ``tensorboard`` capture."""
-
-    model_config = ConfigDict(extra="forbid")
 
     capture_tensorboard: bool = Field(
         True,
@@ -73,10 +65,8 @@ class TensorboardSettings(BaseModel):
     )
 
 
-class LightningSettings(BaseModel):
+class LightningSettings(SectionModel):
     """The ``lightning`` capture."""
-
-    model_config = ConfigDict(extra="forbid")
 
     capture_lightning: bool = Field(
         True,

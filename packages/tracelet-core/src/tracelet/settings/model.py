@@ -184,6 +184,7 @@ def build_settings_class(
 
 
 class SectionModel(BaseModel):
-    """A convenient base for a backend's settings section: unknown keys are errors."""
+    """A convenient base for a plugin's settings model (a backend's or a collector's section,
+    or a collector's top-level keys): unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")

@@ -73,6 +73,20 @@ def check_metrics(stored: StoredRun, expected: Mapping[str, Sequence[tuple[int, 
             )
 
 
+def check_entries(
+    kind: str, stored: Mapping[str, Any], expected: Mapping[str, Any], fix: str
+) -> None:
+    """Each expected entry (a param, a tag) is stored under its name with its value."""
+    for key, value in expected.items():
+        expect(
+            stored.get(key) == value,
+            f"{kind} {key!r} differs",
+            value,
+            stored.get(key, "missing"),
+            fix,
+        )
+
+
 def png_rgb(pixels: Pixels) -> bytes:
     """A PNG of 8-bit RGB ``pixels`` (rows of ``(r, g, b)``), written without any library."""
 

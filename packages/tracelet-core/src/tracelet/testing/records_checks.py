@@ -7,7 +7,7 @@ import math
 import time
 from pathlib import Path
 
-from tracelet.testing.checks import check_metrics, expect, same_value
+from tracelet.testing.checks import check_entries, check_metrics, expect, same_value
 from tracelet.testing.harness import BackendHarness
 from tracelet.testing.kit import KitRuns, declined, stopped
 
@@ -129,14 +129,12 @@ class RecordChecks(KitRuns):
             "optimizer/beta1": "0.9",
             "use_amp": "True",
         }
-        for key, value in expected.items():
-            expect(
-                params.get(key) == value,
-                f"param {key!r} differs",
-                value,
-                params.get(key, "missing"),
-                "store params under their flattened names ('optimizer/name'), values as given",
-            )
+        check_entries(
+            "param",
+            params,
+            expected,
+            "store params under their flattened names ('optimizer/name'), values as given",
+        )
 
     def test_tags_round_trip(self, harness: BackendHarness) -> None:
         run = self.start(harness, "tags")
@@ -145,15 +143,12 @@ class RecordChecks(KitRuns):
         stopped(run, harness)
         if declined(run, harness, "tags", 3):
             return
-        tags = harness.read(run).tags
-        for key, value in {"team": "vision", "stage": "dev", "seed": "7"}.items():
-            expect(
-                tags.get(key) == value,
-                f"tag {key!r} differs",
-                value,
-                tags.get(key, "missing"),
-                "store each tag's name and value (values arrive as text)",
-            )
+        check_entries(
+            "tag",
+            harness.read(run).tags,
+            {"team": "vision", "stage": "dev", "seed": "7"},
+            "store each tag's name and value (values arrive as text)",
+        )
 
     def test_params_and_tags_over_several_batches(self, harness: BackendHarness) -> None:
         run = self.start(harness, "later-batches")
