@@ -120,6 +120,11 @@ def _loop_call(fn: Callable[[str, float, int], None], name: str, value: float, n
         fn(name, value, step)
 
 
+def _loop_auto_step(fn: Callable[[str, float], None], name: str, value: float, n: int) -> None:
+    for _step in range(n):
+        fn(name, value)
+
+
 def _loop_append(
     append: Callable[[tuple[str, float, int, float]], None],
     now: Callable[[], float],
@@ -216,6 +221,16 @@ def _run_cases(
     ]
     logged = max(sizes.calls // 10, 1) + sizes.calls * sizes.repeats
     if with_dict:
+        cases.append(
+            _time_case(
+                f"run.log_metric, automatic step, {suffix}",
+                lambda k: _loop_auto_step(run.log_metric, "train/auto", 0.5, k),
+                calls=sizes.calls,
+                repeats=sizes.repeats,
+                drain=run.flush,
+            )
+        )
+        logged += max(sizes.calls // 10, 1) + sizes.calls * sizes.repeats
         cases.append(
             _time_case(
                 f"run.log_metrics (10 keys), {suffix}",

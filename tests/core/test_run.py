@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import math
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -568,6 +569,40 @@ def test_concurrent_loggers_lose_nothing(host: PluginHost) -> None:
     for tid in range(4):
         assert metrics[f"t{tid}"] == [(i, float(i)) for i in range(per_thread)]
     assert run.stats()["memory"].delivered == 4 * per_thread
+
+
+@pytest.mark.parametrize("call", ["log_metric", "log_metrics", "log_text"])
+def test_threads_sharing_a_name_get_distinct_automatic_steps(host: PluginHost, call: str) -> None:
+    """Eight threads logging ``step=None`` to the same names: every step 0..N-1 exactly once."""
+    run = start(host, "memory")
+    threads, per_thread = 8, 5000
+
+    def work() -> None:
+        for i in range(per_thread):
+            if call == "log_metric":
+                run.log_metric("loss", float(i))
+            elif call == "log_metrics":
+                run.log_metrics({"loss": float(i), "acc": 1.0})
+            else:
+                run.log_text("loss", str(i))
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert run.stop()
+    store = memory.stored(run)
+    expected = list(range(threads * per_thread))
+    if call == "log_text":
+        assert sorted(m.step for m in store.media) == expected
+    else:
+        assert sorted(m.step for m in store.metrics["loss"]) == expected
 
 
 def test_dir_of_the_package_lists_the_public_api_only() -> None:

@@ -15,7 +15,8 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from itertools import count
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -89,7 +90,10 @@ class Run:
         self._nan_policy = nan_policy
         self._buffer = self._dispatcher.buffer
         self._collectors: list[Collector] = []
-        self._auto_steps: dict[str, int] = {}
+        # Automatic steps: one counter per metric name (or (kind, name) for media). next() on
+        # an itertools.count is a single C call, so threads logging to one name under the GIL
+        # each get a distinct step, with no lock on the hot path.
+        self._auto_steps: dict[object, Iterator[int]] = {}
         self._status: str = "running"
         self._inert_reason = inert_reason
         self._accepting = dispatcher is not None and inert_reason is None
@@ -182,8 +186,9 @@ class Run:
             name: Metric name; ``/`` groups metrics in most UIs (``"train/loss"``).
             value: A number: Python, NumPy scalar or one-element array or tensor.
             step: The training step. ``None`` takes the next automatic step of this name
-                (0, 1, 2, ... counted per name, independent of explicit steps). A step that
-                goes backwards is accepted and passed on as given.
+                (0, 1, 2, ... counted per name, independent of explicit steps; threads
+                logging to one name each take distinct steps). A step that goes backwards is
+                accepted and passed on as given.
 
         Raises:
             TypeError: ``name`` is not a non-empty string, ``value`` is not a number or
@@ -201,9 +206,10 @@ class Run:
         # The step is resolved before the NaN check so that a dropped or refused point still
         # takes its automatic step (the next points stay aligned) and the error can name it.
         if step is None:
-            steps = self._auto_steps
-            step = steps.get(name, 0)
-            steps[name] = step + 1
+            try:
+                step = next(self._auto_steps[name])
+            except KeyError:
+                step = self._next_auto_step(name)
         elif type(step) is not int or not _STEP_MIN <= step <= _STEP_MAX:
             step = step_value(step, f"metric {name!r}")
         # NaN or ±inf, in one comparison; the policy check only runs for those.
@@ -252,15 +258,18 @@ class Run:
             # Refuse before anything is queued or any automatic step is taken.
             for name, value in points:
                 if value - value != 0.0:
-                    self._non_finite(name, value, steps.get(name, 0) if step is None else step)
+                    at = self._peek_auto_step(name) if step is None else step
+                    self._non_finite(name, value, at)
         drop = non_finite and policy == "drop"
         now = _time()
         buffer = self._buffer
         append = buffer.append
         for name, value in points:
             if step is None:
-                point_step = steps.get(name, 0)
-                steps[name] = point_step + 1
+                try:
+                    point_step = next(steps[name])
+                except KeyError:
+                    point_step = self._next_auto_step(name)
             else:
                 point_step = step
             if drop and value - value != 0.0:
@@ -270,6 +279,19 @@ class Run:
         dispatcher = self._dispatcher
         if len(buffer) >= dispatcher.wake_at:
             dispatcher.pressure()
+
+    def _next_auto_step(self, key: object) -> int:
+        """Take the next automatic step of ``key``, creating its counter on first use.
+
+        ``setdefault`` is atomic, so two threads that both miss the counter share one.
+        """
+        return next(self._auto_steps.setdefault(key, count()))
+
+    def _peek_auto_step(self, key: object) -> int:
+        """The automatic step ``key`` would take next, without taking it (error messages)."""
+        counter = self._auto_steps.get(key)
+        # An itertools.count shows its next value only in its repr: "count(5)".
+        return 0 if counter is None else int(repr(counter)[len("count(") : -1])
 
     def _non_finite(self, name: str, value: float, step: int) -> None:
         """Apply ``nan_policy`` ``"drop"`` or ``"error"`` to a NaN or infinite value.
@@ -482,10 +504,7 @@ class Run:
         """The step of a media record: as given, or this name's next automatic media step."""
         if step is None:
             # Media steps are counted apart from metric steps of the same name.
-            key = f"\x00media:{name}"
-            value = self._auto_steps.get(key, 0)
-            self._auto_steps[key] = value + 1
-            return value
+            return self._next_auto_step(f"\x00media:{name}")
         return step_value(step, f"{kind} {name!r}")
 
     def _enqueue(self, record: Any) -> None:
