@@ -322,17 +322,23 @@ def test_an_empty_file_and_an_empty_section_are_fine(
 # -- the config argument -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backends", ["vault", "local,vault"])
 @pytest.mark.parametrize("where", ["argument", "env", "file"])
-def test_flat_config_keys_go_to_the_one_selected_backend(
-    vault_host: PluginHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+def test_a_flat_config_key_means_the_same_with_one_or_several_backends(
+    vault_host: PluginHost,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    backends: str,
 ) -> None:
-    backend: str | None = None
+    """A flat key goes to every selected backend that has it, and to the core if it has it."""
+    backend: list[str] | None = None
     if where == "argument":
-        backend = "vault"
+        backend = backends.split(",")
     elif where == "env":
-        monkeypatch.setenv("TRACELET_BACKEND", "vault")
+        monkeypatch.setenv("TRACELET_BACKEND", backends)
     else:
-        write_yaml(tmp_path / "tracelet.yaml", "backend: vault\n")
+        write_yaml(tmp_path / "tracelet.yaml", f"backend: [{backends}]\n")
     resolved = resolve_settings(
         vault_host,
         backend=backend,
@@ -340,11 +346,26 @@ def test_flat_config_keys_go_to_the_one_selected_backend(
     )
     s = resolved.settings
     vault = s.vault  # type: ignore[attr-defined]
-    # experiment_name is a core key too, but the selected backend's section has it
+    # experiment_name is a key of the core (the run's name) and of the vault section: both
     assert (vault.uri, vault.experiment_name) == ("http://x", "Vault Exp")
-    assert s.experiment_name is None
+    assert s.experiment_name == "Vault Exp"
     assert resolved.source_of(["vault", "experiment_name"]) == "argument config['experiment_name']"
+    assert resolved.source_of(["experiment_name"]) == "argument config['experiment_name']"
     assert s.batch_size == 7  # not a vault key: a core key
+    assert "batch_size" not in vault.model_fields_set
+
+
+def test_exp_name_names_the_run_while_a_flat_experiment_name_goes_to_the_backend_too(
+    vault_host: PluginHost,
+) -> None:
+    resolved = resolve_settings(
+        vault_host,
+        exp_name="run-7",
+        backend=["local", "vault"],
+        config={"experiment_name": "Vault Exp"},
+    )
+    assert resolved.settings.experiment_name == "run-7"
+    assert resolved.settings.vault.experiment_name == "Vault Exp"  # type: ignore[attr-defined]
 
 
 def test_flat_keys_are_core_keys_when_the_backend_has_no_such_key(
@@ -645,7 +666,7 @@ def test_unknown_key_in_a_section_without_a_close_match_lists_the_valid_keys(
 def test_a_section_key_given_at_the_top_level_says_where_it_belongs(
     vault_host: PluginHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    message = str(config_error(vault_host, backend=["vault", "local"], config={"retries": 2}))
+    message = str(config_error(vault_host, backend=["local", "memory"], config={"retries": 2}))
     assert "retries: not a top-level key; it belongs in the 'vault' section" in message
     assert "pass config={'vault': {'retries': ...}}" in message
     yaml_file = write_yaml(tmp_path / "tracelet.yaml", "uri: http://x\n")

@@ -108,3 +108,20 @@ def test_the_whole_config_file_example(mlflow_server: MlflowServer, tmp_path: Pa
     mlrun = find_run(mlflow_server.uri, run)
     assert experiment_of(mlflow_server.uri, mlrun) == "ML Experiments"
     assert mlrun.info.run_name == "my_experiment"
+
+
+@pytest.mark.parametrize("backend", [["mlflow"], ["local", "mlflow"]], ids=["alone", "with-local"])
+def test_a_flat_experiment_name_means_the_same_with_one_or_several_backends(
+    backend: list[str], tmp_path: Path
+) -> None:
+    """Issue's example: the same config names MLflow's experiment and the run, whether MLflow
+    is the only backend or one of two."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = {"experiment_name": "Deep Learning", "tracking_uri": uri}
+    run = tracelet.start_logging(backend=backend, config=config)
+    run.log_metric("loss", 0.5, step=0)
+    assert run.stop()
+    mlrun = find_run(uri, run)
+    assert experiment_of(uri, mlrun) == "Deep Learning"
+    assert (mlrun.info.run_name, run.name) == ("Deep Learning", "Deep Learning")
+    assert mlrun.data.metrics == {"loss": 0.5}

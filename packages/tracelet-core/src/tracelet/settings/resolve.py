@@ -111,11 +111,12 @@ def resolve_settings(
 ) -> ResolvedSettings:
     """Validate the settings for a run, as :func:`tracelet.start_logging` receives them.
 
-    ``config`` keys naming a section go to it. With exactly one backend selected (by any
-    layer), a flat key of that backend's section goes there, even when the core has a key of
-    the same name (``config={"experiment_name": ...}`` with ``backend="mlflow"`` is MLflow's
-    experiment); other flat keys are core keys. While that one backend is not installed, flat
-    keys unknown to the core are not reported: the missing backend is.
+    ``config`` keys naming a section go to it. A flat key goes to every selected backend (by
+    any layer) whose section has it, and to the core as well when the core has it: it means
+    the same whatever the number of backends (``config={"experiment_name": ...}`` with
+    ``backend=["local", "mlflow"]`` names the run and MLflow's experiment, as with
+    ``backend="mlflow"``). Other flat keys are core keys. While a selected backend is not
+    installed, flat keys unknown to the core are not reported: the missing backend is.
 
     A secret (a ``SecretStr`` key) read from the config file is accepted with a warning on the
     ``tracelet.settings`` logger.
@@ -216,8 +217,7 @@ def _route_arguments(
     args: dict[str, Any] = {}
     provenance: dict[Path_, str] = {}
     problems: list[str] = []
-    single = selected[0] if selected is not None and len(selected) == 1 else None
-    single_model = sections.get(single) if single is not None else None
+    selected_sections = [name for name in selected or () if name in sections]
 
     def put(section: str, key: str, value: Any, where: str) -> None:
         target = args.setdefault(section, {})
@@ -245,8 +245,16 @@ def _route_arguments(
             provenance[(key,)] = where
             for sub, sub_value in value.items():
                 put(key, str(sub), sub_value, f"argument config[{key!r}][{sub!r}]")
-        elif single is not None and single_model is not None and key in single_model.model_fields:
-            put(single, key, value, where)
+        elif owners := [n for n in selected_sections if key in sections[n].model_fields]:
+            # A flat key is set wherever it exists: in each selected backend's section that
+            # has it, and in the core too if the core has it (``experiment_name``: the run's
+            # name and MLflow's experiment), however many backends are selected.
+            for owner in owners:
+                put(owner, key, value, where)
+            if key in CORE_KEYS and key not in args:
+                args[key] = value
+                for leaf in leaf_paths(value, (key,)):
+                    provenance[leaf] = where
         elif key in args:
             problems.append(
                 problem(key, "given twice: as a flat key and in its section", where, "give it once")
@@ -516,8 +524,7 @@ def _unknown_key_problem(ctx: _Context, path: Path_, source: str, value: Any) ->
     if (
         source.startswith("argument config")
         and ctx.selected is not None
-        and len(ctx.selected) == 1
-        and ctx.selected[0] in ctx.missing
+        and any(b in ctx.missing for b in ctx.selected)
         and not close_top
     ):
         return None  # a flat key of the missing backend, most likely
