@@ -140,7 +140,9 @@ def test_a_run_on_a_real_aim_server(
     location = run.locations()["aim"] or ""
     assert location.startswith(aim_server.uri)
     # Read what the server stored, from its repo folder.
-    stored = read_run(str(aim_server.root), location.split()[-1])
+    link = run.links["aim"]
+    assert (link.path, link.command, link.id) == (None, None, location.split()[-1])
+    stored = read_run(str(aim_server.root), link.id)
     assert (stored.experiment, stored.name) == ("vision", "resnet-baseline")
     assert stored.tags == ["remote"]
     assert stored.params == {"lr": 0.1}

@@ -20,6 +20,7 @@ import pytest
 
 import tracelet
 from tracelet import session
+from tracelet.backend import BaseBackend, RunLink, run_link
 from tracelet.backends import memory
 from tracelet.backends.local import read_run
 from tracelet.media import PNG_SIGNATURE, encode_png, png_size
@@ -543,6 +544,11 @@ def test_run_identity_and_locations(host: PluginHost) -> None:
     assert locations["local"] is not None
     assert Path(locations["local"]).parent.name == "proj"
     assert Path(locations["local"]).name == run.id
+    links = run.links
+    assert links["memory"] == RunLink(id=run.id)
+    assert links["local"] == RunLink(
+        id=run.id, path=locations["local"], command=f"tracelet show {locations['local']}"
+    )
     assert (
         repr(run)
         == "<tracelet.Run 'my-exp' project='proj' backends=['memory', 'local'] status=running>"
@@ -634,3 +640,30 @@ def test_an_empty_nested_mapping_is_a_param_of_its_own(host: PluginHost) -> None
         "optimizer/name": "adam",
         "optimizer/extra": "{}",
     }
+
+
+class _LocatedBackend(BaseBackend):
+    """A backend that has a ``location`` and no ``link`` (as a third-party plugin may)."""
+
+    def __init__(self, location: str | None, fails: bool = False) -> None:
+        self._location = location
+        self._fails = fails
+
+    @property
+    def location(self) -> str | None:
+        if self._fails:
+            raise RuntimeError("lost track")
+        return self._location
+
+
+def test_a_link_is_made_from_the_location_with_passwords_masked(tmp_path: Path) -> None:
+    def link(location: str | None, fails: bool = False) -> RunLink:
+        return run_link(_LocatedBackend(location, fails))
+
+    assert link("https://bob:hunter2@ml.example/run/1") == RunLink(
+        url="https://bob:**********@ml.example/run/1"
+    )
+    assert link(str(tmp_path)) == RunLink(path=str(tmp_path))
+    assert link(str(tmp_path / "missing")) == RunLink()  # neither a URL nor a path that exists
+    assert link(None) == RunLink()
+    assert link("x", fails=True) == RunLink()

@@ -9,12 +9,12 @@ from tracelet.testing import StoredRun
 
 
 def aim_run_of(run: Run) -> AimStoredRun:
-    """Read the AIM run of a (stopped) Tracelet run from the local repo its location names."""
-    location = run.locations()["aim"]
-    assert location is not None
-    assert location.startswith("aim up --repo "), f"not a local repo: {location}"
-    run_hash = location.rstrip(")").split()[-1]
-    return read_run(location.removeprefix("aim up --repo ").split()[0], run_hash)
+    """Read the AIM run of a (stopped) Tracelet run from the local repo its link names."""
+    link = run.links["aim"]
+    assert link.path is not None, f"not a local repo: {link}"
+    assert link.id is not None
+    assert link.command == f"aim up --repo {link.path}"
+    return read_run(link.path, link.id)
 
 
 def tracelet_name(name: str, context: tuple[tuple[str, str], ...]) -> str:

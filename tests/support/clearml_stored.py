@@ -13,10 +13,15 @@ from tracelet.testing import StoredRun
 
 
 def session_of(run: Run) -> OfflineSession:
-    """The offline session of a (stopped) Tracelet run, from the folder its location names."""
-    location = run.locations()["clearml"]
-    assert location is not None
-    return read_session(Path(current_folder(run, "clearml") or location))
+    """The offline session of a (stopped) Tracelet run, from the folder its link names."""
+    link = run.links["clearml"]
+    assert link.path is not None
+    assert link.path == run.locations()["clearml"]
+    replaced = current_folder(run, "clearml")  # by tracelet sync
+    session = read_session(Path(replaced or link.path))
+    if replaced is None:
+        assert session.task["id"] == link.id
+    return session
 
 
 def metric_name(title: str, series: str) -> str:

@@ -29,10 +29,11 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from shlex import quote
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlparse
 
-from tracelet.backend import BaseBackend, RunInfo
+from tracelet.backend import BaseBackend, RunInfo, RunLink
 from tracelet.errors import BackendStartError
 from tracelet.records import (
     ALL_CAPABILITIES,
@@ -177,6 +178,16 @@ class AimBackend(BaseBackend):
         if self.settings.remote_uri is not None:
             return f"{self._repo} run {run_hash}"
         return f"aim up --repo {self._repo}  (run {run_hash})"
+
+    @property
+    def link(self) -> RunLink | None:
+        """The run hash; for a local repo, its folder and the ``aim up`` command."""
+        run_hash = self.run_hash
+        if run_hash is None or self._repo is None:
+            return None
+        if self.settings.remote_uri is not None:
+            return RunLink(id=run_hash)
+        return RunLink(id=run_hash, path=self._repo, command=f"aim up --repo {quote(self._repo)}")
 
     @property
     def identity(self) -> dict[str, Any] | None:

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tracelet.backend import BaseBackend, RunInfo
+from tracelet.backend import BaseBackend, RunInfo, RunLink
 from tracelet.errors import BackendStartError
 from tracelet.records import (
     ALL_CAPABILITIES,
@@ -221,6 +221,16 @@ class ClearmlBackend(BaseBackend):
         if self.settings.offline:
             return str(task.get_offline_mode_folder())
         return str(task.get_output_log_web_page())
+
+    @property
+    def link(self) -> RunLink | None:
+        """The task id, and its page on the server or, offline, its session folder."""
+        task = self._task
+        if task is None:
+            return None
+        if self.settings.offline:
+            return RunLink(id=task.id, path=str(task.get_offline_mode_folder()))
+        return RunLink(id=task.id, url=str(task.get_output_log_web_page()))
 
     @property
     def identity(self) -> dict[str, Any] | None:

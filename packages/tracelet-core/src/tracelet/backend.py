@@ -22,6 +22,9 @@ Errors:
 
 Optional methods, found by name:
     * ``permanent_error(exc) -> bool``: see above.
+    * ``link -> RunLink | None`` (a property): the run's id, page, folder and command in this
+      backend, for code (:attr:`tracelet.Run.links`). Without it, the link is made from
+      :attr:`Backend.location` (an ``http(s)`` URL or an existing path).
     * ``track_progress(callback)``: called once, before the first write, when the run has a
       journal. During a ``write``, the backend calls ``callback(k)`` once the first ``k``
       records of the batch are stored, in the journal's order (params, tags, metrics,
@@ -33,8 +36,9 @@ Optional methods, found by name:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from tracelet.records import Batch, Capability, RunStatus
@@ -63,6 +67,26 @@ class RunInfo:
     start_time: float
     backends: tuple[str, ...] = ()
     resume: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunLink:
+    """Where one backend keeps a run, for code (:attr:`tracelet.Run.links`); every field is
+    ``None`` where the backend has no such thing. Passwords in URLs and commands are masked.
+
+    Attributes:
+        id: The backend's own id of the run: an MLflow run id, a W&B run id, a ClearML task
+            id, an AIM run hash, the local folder's run id.
+        url: The run's web page, when a server shows it.
+        path: The folder (or file) on this machine that holds the run.
+        command: A shell command that shows the run (``mlflow ui ...``, ``aim up ...``,
+            ``tracelet show ...``) or, for an offline run, uploads it (``wandb sync ...``).
+    """
+
+    id: str | None = None
+    url: str | None = None
+    path: str | None = None
+    command: str | None = None
 
 
 @runtime_checkable
@@ -123,6 +147,34 @@ class BaseBackend:
     @property
     def identity(self) -> dict[str, Any] | None:
         return None
+
+
+def run_link(backend: Backend) -> RunLink:
+    """The backend's :class:`RunLink` with passwords masked: its own ``link`` if it has one,
+    else one made from its ``location`` (an ``http(s)`` URL, or a path that exists). A backend
+    whose ``link`` or ``location`` raises gets an empty link: showing where a run is never
+    fails the caller."""
+    from tracelet.redact import redact_uri_credentials
+
+    try:
+        link = getattr(backend, "link", None)
+        if link is None:
+            location = backend.location
+            if location is None:
+                return RunLink()
+            if location.startswith(("http://", "https://")):
+                link = RunLink(url=location)
+            elif os.path.exists(location):
+                link = RunLink(path=location)
+            else:
+                return RunLink()
+    except Exception:
+        return RunLink()
+
+    def masked(text: str | None) -> str | None:
+        return None if text is None else redact_uri_credentials(text)
+
+    return replace(link, url=masked(link.url), command=masked(link.command))
 
 
 def is_permanent_error(exc: BaseException) -> bool:

@@ -27,7 +27,7 @@ from tracelet.values import STEP_MAX, STEP_MIN, check_name, metric_value, step_v
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tracelet.backend import Backend, RunInfo
+    from tracelet.backend import Backend, RunInfo, RunLink
     from tracelet.collector import Collector
     from tracelet.dispatch import BackendStats, Dispatcher
     from tracelet.records import RunStatus
@@ -176,6 +176,16 @@ class Run:
                 location = f"<unknown: {exc}>"
             out[name] = None if location is None else redact_uri_credentials(location)
         return out
+
+    @property
+    def links(self) -> dict[str, RunLink]:
+        """Where each backend keeps the run, for code: its id there, its web page, its folder
+        and the command that shows it (:class:`~tracelet.backend.RunLink`; ``None`` where a
+        backend has no such thing). :meth:`locations` says the same in one line, for people.
+        """
+        from tracelet.backend import run_link
+
+        return {name: run_link(backend) for name, backend in self._backends.items()}
 
     # -- metrics: the hot path -----------------------------------------------------------------
 

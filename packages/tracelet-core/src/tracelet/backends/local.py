@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from shlex import quote
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from tracelet.backend import BaseBackend, RunInfo
+from tracelet.backend import BaseBackend, RunInfo, RunLink
 from tracelet.errors import RejectedError
 from tracelet.journal import (
     FORMAT_VERSION,
@@ -95,6 +96,16 @@ class LocalBackend(BaseBackend):
     @property
     def location(self) -> str | None:
         return None if self.run_dir is None else str(self.run_dir)
+
+    @property
+    def link(self) -> RunLink | None:
+        """The run id, the run folder and the ``tracelet show`` command for it."""
+        if self.run_dir is None:
+            return None
+        folder = str(self.run_dir)
+        return RunLink(
+            id=self._meta.get("id"), path=folder, command=f"tracelet show {quote(folder)}"
+        )
 
     @property
     def position(self) -> Position:

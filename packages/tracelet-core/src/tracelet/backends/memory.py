@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from tracelet.backend import BaseBackend, RunInfo
+from tracelet.backend import BaseBackend, RunInfo, RunLink
 from tracelet.errors import RejectedError
 from tracelet.records import (
     ALL_CAPABILITIES,
@@ -158,3 +158,8 @@ class MemoryBackend(BaseBackend):
             if self.store is None
             else f"tracelet.backends.memory.stored({self.store.info.id!r})"
         )
+
+    @property
+    def link(self) -> RunLink | None:
+        """The run id that :func:`stored` takes."""
+        return None if self.store is None else RunLink(id=self.store.info.id)
