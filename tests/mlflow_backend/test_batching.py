@@ -3,6 +3,7 @@ that fails part way carries on without sending anything twice."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,10 @@ ODD_NAMES = [
     "ünï côdé",
     "tab\there",
     "emoji 🙂",
+    "loss🔥",
+    "...",
     "x" * 300,
+    "x" * 240 + "/...@",
     "y" * 249 + "🙂",
     "c:d",
 ]
@@ -58,6 +62,24 @@ def test_rewritten_names_pass_mlflows_validators(name: str) -> None:
 
 def test_long_names_sharing_a_prefix_stay_apart() -> None:
     assert mlflow_key("p" * 300 + "a") != mlflow_key("p" * 300 + "b")
+
+
+@pytest.mark.parametrize("rewrite", [mlflow_key, artifact_path, image_key])
+def test_names_differing_only_in_refused_characters_stay_apart(rewrite: Any) -> None:
+    names = ["loss🔥", "loss💧", "loss_", "acc@top5", "acc#top5", "a//b", "a/b", "", "_", ".", ".."]
+    names += ["x" * 300 + "@", "x" * 300 + "#", "é" * 300]
+    assert len({rewrite(name) for name in names}) == len(names)
+
+
+def test_a_rewritten_artifact_file_keeps_its_extension() -> None:
+    digest = hashlib.sha1(b"out/results:v2.csv").hexdigest()[:8]
+    assert (
+        artifact_path("out/results:v2.csv", keep_extension=True) == f"out/results_v2-{digest}.csv"
+    )
+    assert artifact_path("out/results:v2.csv") == f"out/results_v2.csv-{digest}"
+    assert artifact_path("model/best.json", keep_extension=True) == "model/best.json"
+    long_file = artifact_path("d" * 300 + ":.json", keep_extension=True)
+    assert (len(long_file), long_file[-5:]) == (250, ".json")
 
 
 def _entities(n_metrics: int, n_params: int, n_tags: int, value_size: int = 10) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sys
@@ -13,6 +14,7 @@ from support.mlflow_reading import artifact_files, find_run, metric_history
 from support.mlflow_server import MlflowServer
 
 import tracelet
+from tracelet.backend import RunLink
 from tracelet.backends.local import read_run
 from tracelet.run import Run
 from tracelet_mlflow.names import TRUNCATED
@@ -92,7 +94,13 @@ def test_every_point_of_long_interleaved_histories(
         assert sorted(metric_history(uri, mlrun.info.run_id, name)) == sorted(expected), name
 
 
-def test_names_and_values_mlflow_refuses_are_rewritten_with_one_warning(
+def rewritten(readable: str, original: str) -> str:
+    """The documented key of a name MLflow refuses: its readable form, ``-`` and 8 hex digits of
+    the SHA-1 of the original's UTF-8 (computed here independently of the backend)."""
+    return f"{readable}-{hashlib.sha1(original.encode()).hexdigest()[:8]}"
+
+
+def test_names_and_values_mlflow_refuses_are_rewritten_with_warnings(
     sqlite_store: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     long_value = "v" * 7000
@@ -102,29 +110,73 @@ def test_names_and_values_mlflow_refuses_are_rewritten_with_one_warning(
         run.log_param("config_dump", long_value)
         run.log_metric("acc@top5", 0.9, step=0)
         run.set_tag("note?", "t" * 9000)
+        run.set_tag("other?", "t" * 9000)
         assert run.stop(), run.stats()
     mlrun = find_run(sqlite_store, run)
     params = mlrun.data.params
-    long_key = next(k for k in params if k.startswith("nnn"))
-    assert len(long_key) == 250
-    assert long_key.startswith("n" * 241 + "-")
-    assert {k: v for k, v in params.items() if k != long_key} == {
-        "loss_0_": "1",
-        "a/b": "2",
-        "__/up": "3",
+    assert params == {
+        rewritten("loss_0_", "loss[0]"): "1",
+        rewritten("a/b", "a//b/"): "2",
+        rewritten("__/up", "../up"): "3",
+        rewritten("n" * 241, "n" * 300): "4",
         "ünï côdé": "5",
         "config_dump": long_value[: 6000 - len(TRUNCATED)] + TRUNCATED,
     }
-    assert params[long_key] == "4"
     assert len(params["config_dump"]) == 6000
     files = artifact_files(sqlite_store, mlrun.info.run_id)
     assert files["tracelet/params/config_dump.txt"].decode() == long_value
-    assert list(mlrun.data.metrics) == ["acc_top5"]
-    assert mlrun.data.tags["note_"] == "t" * (8000 - len(TRUNCATED)) + TRUNCATED
+    assert list(mlrun.data.metrics) == [rewritten("acc_top5", "acc@top5")]
+    assert mlrun.data.tags[rewritten("note_", "note?")] == "t" * (8000 - len(TRUNCATED)) + TRUNCATED
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 3, warnings  # one per kind: name, param value, tag value
-    assert any("'loss[0]'" in w and "'loss_0_'" in w for w in warnings)
+    # one per renamed name (7), one per kind of value cut short (param value, tag value)
+    assert len(warnings) == 9, warnings
+    assert any("'loss[0]'" in w and repr(rewritten("loss_0_", "loss[0]")) in w for w in warnings)
     assert any("config_dump" in w and "tracelet/params/config_dump.txt" in w for w in warnings)
+
+
+def test_names_that_differ_stay_apart_when_rewritten(
+    sqlite_store: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Names that MLflow refuses and that differ only in the refused characters land under
+    distinct keys (so no metric is merged into another), each named in its own warning."""
+    long_a, long_b = "x" * 300 + "@a", "x" * 300 + "#a"
+    metrics = {"loss🔥": 1.0, "loss💧": 2.0, "acc@top5": 3.0, "acc#top5": 4.0, "train/loss": 5.0}
+    metrics |= {long_a: 6.0, long_b: 7.0}
+    run = start(sqlite_store)
+    with caplog.at_level(logging.WARNING, logger="tracelet.mlflow"):
+        for step in range(3):
+            run.log_metrics({name: value + step for name, value in metrics.items()}, step=step)
+        run.log_params({"lr@warmup": 0.1, "lr#warmup": 0.2})
+        run.set_tags({"note🔥": "hot", "note💧": "cold"})
+        assert run.stop(), run.stats()
+    stats = run.stats()["mlflow"]
+    assert (stats.failed, stats.pending) == (0, 0)
+    expected = {
+        "loss🔥": rewritten("loss_", "loss🔥"),
+        "loss💧": rewritten("loss_", "loss💧"),
+        "acc@top5": rewritten("acc_top5", "acc@top5"),
+        "acc#top5": rewritten("acc_top5", "acc#top5"),
+        "train/loss": "train/loss",  # valid: kept as it is
+        long_a: rewritten("x" * 241, long_a),
+        long_b: rewritten("x" * 241, long_b),
+    }
+    assert len(set(expected.values())) == len(expected)
+    mlrun = find_run(sqlite_store, run)
+    assert sorted(mlrun.data.metrics) == sorted(expected.values())
+    for name, key in expected.items():
+        assert len(key) <= 250
+        history = metric_history(sqlite_store, mlrun.info.run_id, key)
+        assert [(s, v) for s, v, _ in history] == [(s, metrics[name] + s) for s in range(3)], name
+    params = {"lr@warmup": rewritten("lr_warmup", "lr@warmup")}
+    params["lr#warmup"] = rewritten("lr_warmup", "lr#warmup")
+    assert mlrun.data.params == {params["lr@warmup"]: "0.1", params["lr#warmup"]: "0.2"}
+    tags = {"note🔥": rewritten("note_", "note🔥"), "note💧": rewritten("note_", "note💧")}
+    assert (mlrun.data.tags[tags["note🔥"]], mlrun.data.tags[tags["note💧"]]) == ("hot", "cold")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    renamed = {name: key for name, key in (expected | params | tags).items() if name != key}
+    assert len(warnings) == len(renamed), warnings  # one per renamed name, none for train/loss
+    for name, key in renamed.items():
+        assert any(repr(name) in w and repr(key) in w for w in warnings), (name, key, warnings)
 
 
 def test_a_param_changed_value_is_refused_alone(sqlite_store: str) -> None:
@@ -164,7 +216,10 @@ def test_media_and_renamed_artifacts(sqlite_store: str, tmp_path: Path) -> None:
     axes.plot([0, 1], [1, 0])
     run = start(sqlite_store)
     run.log_artifact(weights, name="model/best.json")
+    run.log_artifact(weights, name="model/best:v2.json")  # `:` is no artifact path's
     run.log_text("samples/pred", "a cat on a mat", step=3)
+    run.log_text("samples@a", "first", step=1)
+    run.log_text("samples#a", "second", step=1)
     run.log_image("inputs/first", np.array([[0, 255], [255, 0]], dtype=np.uint8), step=2)
     run.log_histogram("weights/w1", [0.0, 0.5, 0.5, 1.0], step=4, bins=2)
     run.log_figure("curves", figure, step=5)
@@ -173,7 +228,10 @@ def test_media_and_renamed_artifacts(sqlite_store: str, tmp_path: Path) -> None:
     mlrun = find_run(sqlite_store, run)
     files = artifact_files(sqlite_store, mlrun.info.run_id)
     assert files["model/best.json"] == weights.read_bytes()
+    assert files[rewritten("model/best_v2", "model/best:v2.json") + ".json"] == weights.read_bytes()
     assert files["text/samples/pred/step_00000003.txt"] == b"a cat on a mat"
+    assert files[f"text/{rewritten('samples_a', 'samples@a')}/step_00000001.txt"] == b"first"
+    assert files[f"text/{rewritten('samples_a', 'samples#a')}/step_00000001.txt"] == b"second"
     histogram = json.loads(files["histograms/weights/w1/step_00000004.json"])
     assert histogram == {"edges": [0.0, 0.5, 1.0], "counts": [1, 3], "step": 4}
     assert files["figures/curves/step_00000005.png"].startswith(b"\x89PNG")
@@ -269,6 +327,7 @@ def test_run_on_a_server_has_a_page_url(mlflow_server: MlflowServer) -> None:
     mlrun = find_run(mlflow_server.uri, run)
     expected = f"{mlflow_server.uri}/#/experiments/{mlrun.info.experiment_id}/runs/"
     assert run.locations()["mlflow"] == expected + mlrun.info.run_id
+    assert run.links["mlflow"] == RunLink(id=mlrun.info.run_id, url=expected + mlrun.info.run_id)
 
 
 def test_sqlite_location_is_the_mlflow_ui_command(tmp_path: Path) -> None:
@@ -278,6 +337,10 @@ def test_sqlite_location_is_the_mlflow_ui_command(tmp_path: Path) -> None:
     absolute = f"sqlite:///{tmp_path / 'relative.db'}"
     assert location.startswith(f"mlflow ui --backend-store-uri {absolute}  (then open http://")
     assert find_run(absolute, run).info.run_id in location
+    link = run.links["mlflow"]
+    assert (link.path, link.url) == (str(tmp_path / "relative.db"), None)
+    assert link.command == f"mlflow ui --backend-store-uri {absolute}"
+    assert find_run(absolute, run).info.run_id == link.id
 
 
 def test_a_password_in_the_tracking_uri_is_never_shown_or_saved(
@@ -295,6 +358,7 @@ def test_a_password_in_the_tracking_uri_is_never_shown_or_saved(
     assert find_run(mlflow_server.uri, run).data.metrics["x"] == 1.0
     shown = [run.locations()["mlflow"] or "", repr(run.settings)]
     assert f"http://alice:**********@{host}" in shown[0]
+    assert (run.links["mlflow"].url or "").startswith(f"http://alice:**********@{host}/#/")
     assert "mlflow.tracking_uri='http://alice:**********@" in shown[1]
     assert run.journal_path is not None
     saved = "".join(p.read_text() for p in run.journal_path.rglob("*.json*"))

@@ -14,9 +14,10 @@ Where records go:
   or ``.html`` (plotly); histograms, which MLflow has no type for:
   ``histograms/<name>/step_<step>.json`` holding ``edges`` and ``counts``.
 
-Names and values MLflow would refuse are rewritten (:mod:`tracelet_mlflow.names`), with one
-warning per kind of rewrite; a param logged again with a different value (MLflow keeps the first
-one) is refused alone, counted as failed in ``run.stats()``.
+Names MLflow would refuse are rewritten to distinct keys (:mod:`tracelet_mlflow.names`), with
+one warning per renamed name naming the original and its key; values too long are cut, with one
+warning per kind. A param logged again with a different value (MLflow keeps the first one) is
+refused alone, counted as failed in ``run.stats()``.
 
 A write that fails part way (the server went down) is retried by the dispatcher; the backend
 remembers how many of the batch's requests went through and carries on from the first one that
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlparse
 
-from tracelet.backend import BaseBackend, RunInfo
+from tracelet.backend import BaseBackend, RunInfo, RunLink
 from tracelet.errors import BackendStartError
 from tracelet.media import plotly_html
 from tracelet.records import (
@@ -75,10 +76,6 @@ def _millis(seconds: float) -> int:
     return int(seconds * 1000)
 
 
-def _step_file(folder: str, name: str, step: int, suffix: str) -> str:
-    return f"{folder}/{artifact_path(name)}/step_{step:08d}{suffix}"
-
-
 class MlflowBackend(BaseBackend):
     """Logs one Tracelet run as one MLflow run (see the module docstring)."""
 
@@ -91,6 +88,7 @@ class MlflowBackend(BaseBackend):
         self.run_id: str | None = None
         self._client: MlflowClient | None = None
         self._keys: dict[str, str] = {}  # Tracelet name -> MLflow key
+        self._renamed: set[tuple[str, str]] = set()  # (what, name) already warned about
         self._params: dict[str, str] = {}  # MLflow key -> value stored on the run
         self._writer = ResumableWriter(self._plan)
         self._warned: set[str] = set()
@@ -222,6 +220,22 @@ class MlflowBackend(BaseBackend):
         uri = shlex.quote(absolute_store_uri(self.tracking_uri))
         return f"mlflow ui --backend-store-uri {uri}  (then open http://127.0.0.1:5000/{page})"
 
+    @property
+    def link(self) -> RunLink | None:
+        """The run id; the run's page on a server, or for a database store its file and the
+        ``mlflow ui`` command that serves it."""
+        if self.tracking_uri is None or self.run_id is None:
+            return None
+        scheme = urlparse(self.tracking_uri).scheme
+        if scheme in ("http", "https"):
+            return RunLink(id=self.run_id, url=self.location)
+        if scheme == "databricks" or self.tracking_uri.startswith("databricks"):
+            return RunLink(id=self.run_id)
+        store = absolute_store_uri(self.tracking_uri)
+        path = store.removeprefix("sqlite:///") if scheme == "sqlite" else None
+        command = f"mlflow ui --backend-store-uri {shlex.quote(store)}"
+        return RunLink(id=self.run_id, path=path, command=command)
+
     # -- start helpers ---------------------------------------------------------------------
 
     @property
@@ -305,7 +319,7 @@ class MlflowBackend(BaseBackend):
         from mlflow.tracking.context.registry import resolve_tags
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 
-        tags = {mlflow_key(k): str(v) for k, v in self.settings.tags.items()}
+        tags = {self._key(k): str(v) for k, v in self.settings.tags.items()}
         tags[RUN_ID_TAG] = run.id
         if parent_run_id is not None:
             tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
@@ -324,13 +338,31 @@ class MlflowBackend(BaseBackend):
             "tracelet: mlflow: %s (warned once per run; see docs/backends/mlflow.md)", message
         )
 
+    def _renaming(self, what: str, name: str, stored: str) -> str:
+        """``stored``, after a warning naming ``name`` and ``stored`` when they differ (once per
+        run for each ``what`` and name)."""
+        if stored != name and (what, name) not in self._renamed:
+            self._renamed.add((what, name))
+            logger.warning(
+                "tracelet: mlflow: MLflow refuses the %s %r; stored as %r (the same in every "
+                "run; see docs/backends/mlflow.md)",
+                what,
+                name,
+                stored,
+            )
+        return stored
+
     def _key(self, name: str) -> str:
+        """The MLflow key of a metric, param or tag name (:func:`mlflow_key`, remembered)."""
         key = self._keys.get(name)
         if key is None:
-            key = self._keys[name] = mlflow_key(name)
-            if key != name:
-                self._warn_once("key", f"MLflow refuses the name {name!r}; stored as {key!r}")
+            key = self._keys[name] = self._renaming("name", name, mlflow_key(name))
         return key
+
+    def _step_file(self, folder: str, name: str, step: int, suffix: str) -> str:
+        """``<folder>/<name as a path>/step_<step><suffix>``: where a media record goes."""
+        path = self._renaming("media name", name, artifact_path(name))
+        return f"{folder}/{path}/step_{step:08d}{suffix}"
 
     def _plan(self, batch: Batch) -> WritePlan:
         """Turn a batch into MLflow calls, deciding now what each record becomes."""
@@ -440,7 +472,9 @@ class MlflowBackend(BaseBackend):
 
     def _artifact_call(self, artifact: Artifact, plan: WritePlan) -> Callable[[], None]:
         run_id, client = self._target()
-        dest = artifact_path(artifact.name)
+        dest = self._renaming(
+            "artifact name", artifact.name, artifact_path(artifact.name, keep_extension=True)
+        )
 
         def upload() -> None:
             source = artifact.path
@@ -463,9 +497,11 @@ class MlflowBackend(BaseBackend):
     def _media_call(self, media: Media) -> Callable[[], None]:
         run_id, client = self._target()
         if isinstance(media, Text):
-            return self._text_call(media.text, _step_file("text", media.name, media.step, ".txt"))
+            return self._text_call(
+                media.text, self._step_file("text", media.name, media.step, ".txt")
+            )
         if isinstance(media, Image):
-            image = media
+            image, key = media, self._renaming("image name", media.name, image_key(media.name))
 
             def log_image() -> None:
                 import io
@@ -475,7 +511,7 @@ class MlflowBackend(BaseBackend):
                 client.log_image(
                     run_id,
                     PIL.Image.open(io.BytesIO(image.png)),
-                    key=image_key(image.name),
+                    key=key,
                     step=image.step,
                     timestamp=_millis(image.timestamp),
                 )
@@ -484,16 +520,17 @@ class MlflowBackend(BaseBackend):
         if isinstance(media, Histogram):
             data = {"edges": list(media.edges), "counts": list(media.counts), "step": media.step}
             return self._text_call(
-                json.dumps(data), _step_file("histograms", media.name, media.step, ".json")
+                json.dumps(data), self._step_file("histograms", media.name, media.step, ".json")
             )
         assert isinstance(media, Figure)
         if media.png is not None:
             return self._bytes_call(
-                media.png, _step_file("figures", media.name, media.step, ".png")
+                media.png, self._step_file("figures", media.name, media.step, ".png")
             )
         assert media.plotly_json is not None
         return self._text_call(
-            plotly_html(media.plotly_json), _step_file("figures", media.name, media.step, ".html")
+            plotly_html(media.plotly_json),
+            self._step_file("figures", media.name, media.step, ".html"),
         )
 
 
