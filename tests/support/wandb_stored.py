@@ -20,10 +20,13 @@ STATUS = {0: "finished", 1: "failed", 130: "killed"}
 def wandb_run_of(run: Run, wait: float = 30.0) -> WandbRun:
     """The offline W&B run of a (stopped) Tracelet run, from the folder its location names (or,
     after ``tracelet sync`` replaced it, its delivery state), once W&B has written it."""
-    location = run.locations()["wandb"]
-    assert location is not None, "no W&B run folder (disabled mode?)"
-    folder = Path(current_folder(run, "wandb") or location.split()[0])
-    return read_finished_run(folder, wait)
+    link = run.links["wandb"]
+    assert link.path is not None, "no W&B run folder (disabled mode?)"
+    assert link.command == f"wandb sync {link.path}"
+    replaced = current_folder(run, "wandb")  # by tracelet sync
+    stored = read_finished_run(Path(replaced or link.path), wait)
+    assert stored.id == link.id
+    return stored
 
 
 def metric_names(stored: WandbRun) -> list[str]:

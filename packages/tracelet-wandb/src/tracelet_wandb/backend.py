@@ -37,12 +37,13 @@ import io
 import logging
 import os
 import re
+import shlex
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tracelet.backend import BaseBackend, RunInfo
+from tracelet.backend import BaseBackend, RunInfo, RunLink
 from tracelet.errors import BackendStartError
 from tracelet.media import plotly_html
 from tracelet.records import (
@@ -192,6 +193,18 @@ class WandbBackend(BaseBackend):
             folder = os.path.dirname(r.dir)  # <dir>/wandb/offline-run-*/files -> the run folder
             return f"{folder}  (upload with: wandb sync {folder})"
         return r.url
+
+    @property
+    def link(self) -> RunLink | None:
+        """The run id and its page online; offline, its folder and the ``wandb sync`` command
+        that uploads it."""
+        r = self._run
+        if r is None or self.settings.mode == "disabled":
+            return None
+        if self.settings.mode == "offline":
+            folder = os.path.dirname(r.dir)
+            return RunLink(id=r.id, path=folder, command=f"wandb sync {shlex.quote(folder)}")
+        return RunLink(id=r.id, url=r.url)
 
     @property
     def identity(self) -> dict[str, Any] | None:

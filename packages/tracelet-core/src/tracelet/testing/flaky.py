@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from tracelet.backend import Backend, RunInfo
+from tracelet.backend import Backend, RunInfo, RunLink
 from tracelet.plugins import PluginHost, get_default_host
 from tracelet.records import Batch, Capability, RunStatus
 
@@ -49,6 +49,10 @@ class _FlakyBackend:
     @property
     def identity(self) -> dict[str, Any] | None:
         return getattr(self.inner, "identity", None)
+
+    @property
+    def link(self) -> RunLink | None:
+        return getattr(self.inner, "link", None)
 
 
 def flaky_host(backend: str, failures: int, source: PluginHost | None = None) -> PluginHost:
