@@ -113,3 +113,41 @@ def test_off() -> None:
     assert run.stop()
     assert memory.stored(run).params == {}
     assert memory.stored(run).artifacts == {}
+
+
+def test_a_script_that_ends_while_the_packages_are_read_still_records_them(
+    tmp_path: Path,
+) -> None:
+    """The run is left to stop at exit while the collector is still reading the installed
+    distributions (2,000 more of them, real ``.dist-info`` folders, make that take a while):
+    nothing on stderr, every distribution in the artifact, and the temporary folder gone."""
+    site = tmp_path / "site"
+    for i in range(2000):
+        info = site / f"filler_{i}-1.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: filler-{i}\nVersion: 1.0\n")
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import time, tracelet\n"
+        "tracelet.start_logging('early', backend='local', config={'local': {'path': 'runs'},\n"
+        "    'collect_system_metrics': False, 'collect_gpu_metrics': False,\n"
+        "    'track_git_info': False, 'track_environment': True})\n"
+        "time.sleep(0.3)  # the collector is reading the distributions when the script ends\n"
+    )
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    result = run_command(
+        [sys.executable, script],
+        tmp_path,
+        env={"PYTHONPATH": str(site), "TMPDIR": str(temp)},
+        collectors_off=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    (folder,) = (tmp_path / "runs").glob("*/*")
+    stored = read_run(folder)
+    assert stored.status == "finished"
+    lines = stored.artifacts["environment/requirements.txt"].read_text().splitlines()
+    assert {f"filler-{i}==1.0" for i in range(2000)} <= set(lines)
+    assert list(temp.iterdir()) == []

@@ -1,7 +1,8 @@
 """Process life and death: SIGKILL, interpreter exit, uncaught exceptions and fork.
 
 Each test runs a real Python script in a subprocess that logs to the ``local`` backend, then
-reads the run folder it left with ``tracelet.backends.local.read_run``.
+reads the run folder it left with ``tracelet.backends.local.read_run`` (or, for a stand-in
+backend that lives in the script, what the script prints as it exits).
 """
 
 from __future__ import annotations
@@ -147,6 +148,61 @@ def test_exit_without_stop_finishes_the_run_and_delivers_everything(tmp_path: Pa
     assert stored.status == "finished"
     assert [p.step for p in stored.metric_history("x")] == list(range(3000))
     assert stored.tags == {"end": "implicit"}
+
+
+def test_exit_drain_runs_before_a_library_teardown_registered_by_a_later_run(
+    tmp_path: Path,
+) -> None:
+    # The backend's "library" registers its exit teardown when the second run starts it, after
+    # Tracelet's handler was registered by the first run (as W&B's service does): the drain of
+    # the runs left to exit must still come first. tests/integration/test_exit.py does this
+    # with every real backend.
+    result = run_script(
+        tmp_path,
+        """
+        import atexit, json, sys
+        from tracelet.backends.memory import MemoryBackend, stored
+        from tracelet.hookspecs import hookimpl
+        from tracelet.plugins import PluginHost
+        from tracelet.session import start_run
+
+        class Library:
+            connected = False
+
+        class LibraryBackend(MemoryBackend):
+            def start(self, run):
+                if not Library.connected:
+                    Library.connected = True
+                    atexit.register(setattr, Library, "connected", False)
+                super().start(run)
+
+            def write(self, batch):
+                if not Library.connected:
+                    raise ConnectionResetError("Connection lost")
+                super().write(batch)
+
+        class Plugin:
+            @hookimpl
+            def tracelet_register_backends(self, register):
+                register("library", lambda settings: LibraryBackend())
+
+        ids = []
+        # Registered before any run: runs after every other exit handler.
+        atexit.register(lambda: print(json.dumps(
+            [[stored(i).steps("x"), stored(i).status] for i in ids[1:]]
+        )))
+        host = PluginHost(load_entrypoints=False)
+        host.register(Plugin(), name="library")
+        config = {"flush_interval": 60, "shutdown_timeout": 2, "local": {"path": sys.argv[1]}}
+        for backend in ("local", "library", "library"):
+            run = start_run("exit", backend=backend, config=config, host=host)
+            ids.append(run.id)
+            for step in range(100):
+                run.log_metric("x", float(step), step=step)
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [[list(range(100)), "finished"]] * 2, result.stderr
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 * One run is *active* at a time; :func:`start_run` stops the previous one cleanly first.
 * Every run still running at interpreter exit is stopped (``atexit``), with status
-  ``"failed"`` if an uncaught exception ended the program, ``"killed"`` after Ctrl-C.
+  ``"failed"`` if an uncaught exception ended the program, ``"killed"`` after Ctrl-C; this runs
+  before the exit teardown of the backends' libraries (W&B's service, ClearML's task), however
+  many runs and backends the process started.
 * SIGTERM (``handle_sigterm``, on by default): every run delivers what is queued within its
   ``shutdown_timeout`` and closes as ``"killed"``; then the handler installed before runs, or
   the process ends by the signal as it would have without Tracelet.
@@ -339,13 +341,16 @@ def _forget(run: Run) -> None:
 
 
 def _install_process_hooks(*, sigterm: bool) -> None:
+    """Called after each run's backends and collectors have started: the exit drain (again,
+    see :func:`_run_exit_drain_first`), then, once per process, the excepthook, the fork
+    handler and (``sigterm``) the SIGTERM handler."""
     global _hooks_installed
     if sigterm:
         _install_sigterm_handler()
+    _run_exit_drain_first()
     if _hooks_installed:
         return
     _hooks_installed = True
-    atexit.register(_stop_all_at_exit)
     previous = sys.excepthook
 
     def excepthook(
@@ -358,6 +363,21 @@ def _install_process_hooks(*, sigterm: bool) -> None:
     sys.excepthook = excepthook
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _run_exit_drain_first() -> None:
+    """Make :func:`_stop_all_at_exit` run at exit before every ``atexit`` handler there is.
+
+    ``atexit`` runs handlers in the reverse order of registration, and the backends' libraries
+    register their own teardown when they are imported or start a run: W&B stops its service
+    process (``wandb-core``), ClearML closes its task, AIM closes its repo. A handler
+    registered once, at the first run, would run after those of every library started later
+    in the process (a ``local`` run, then a W&B one; each ClearML task), and deliver what is
+    queued to closed connections. So it is registered again, as the last one, each time a
+    run has started its backends; the unregistering keeps it a single handler.
+    """
+    atexit.unregister(_stop_all_at_exit)
+    atexit.register(_stop_all_at_exit)
 
 
 _previous_sigterm: Any = None
