@@ -215,3 +215,17 @@ def test_a_write_that_fails_part_way_resumes_without_duplicates(tmp_path: Path) 
     backend.close("finished")
     stored = read_run(str(tmp_path / "repo"), backend.run_hash or "")
     assert stored.metrics == {("loss", (("subset", "train"),)): [(s, float(s)) for s in range(10)]}
+
+
+def test_a_run_of_a_group_has_its_tag_and_param(tmp_path: Path) -> None:
+    run = tracelet.start_logging(
+        "trial-0",
+        "vision",
+        "aim",
+        config={"flush_interval": 0.05, "aim": {"repo_path": str(tmp_path / "repo")}},
+        group="sweep-1",
+    )
+    assert run.stop()
+    stored = aim_run_of(run)
+    assert stored.tags == ["group:sweep-1"]
+    assert stored.raw["tracelet_group"] == "sweep-1"

@@ -193,3 +193,15 @@ def test_the_configuration_pages_environment_variables_without_network(
     with pytest.raises(BackendStartError, match=r"ClearML server at https://api\.clear\.ml"):
         tracelet.start_logging(backend="clearml")
     assert time.monotonic() - began < 15
+
+
+def test_a_run_of_a_group_is_tagged_with_it() -> None:
+    run = tracelet.start_logging(
+        "trial-0",
+        "vision",
+        "clearml",
+        config={"flush_interval": 0.05, "clearml": {"offline": True, "tags": ["mine"]}},
+        group="sweep-1",
+    )
+    assert run.stop()
+    assert session_of(run).tags == ["mine", "group:sweep-1"]

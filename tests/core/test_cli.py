@@ -388,10 +388,27 @@ def test_runs_lists_the_local_runs(tmp_path: Path) -> None:
     result = tracelet("runs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = table(result.stdout)
-    assert rows[0] == ["PROJECT", "NAME", "STATUS", "STARTED", "BEHIND", "FOLDER"]
-    assert rows[1][:3] == ["cli", "shown", "finished"]
+    assert rows[0] == ["PROJECT", "GROUP", "NAME", "STATUS", "STARTED", "BEHIND", "FOLDER"]
+    assert rows[1][:4] == ["cli", "-", "shown", "finished"]
     assert rows[1][-1].endswith(folder.name)
     assert tracelet("runs", "--project", "other", cwd=tmp_path).stdout == ""
+
+
+def test_runs_shows_and_filters_groups(tmp_path: Path) -> None:
+    script = (
+        "import tracelet\n"
+        "for name, group in [('a', 'lr-sweep'), ('b', 'lr-sweep'), ('c', None)]:\n"
+        "    tracelet.start_logging(exp_name=name, project='cli', group=group).stop()\n"
+    )
+    checked(run([sys.executable, "-c", script], tmp_path))
+    rows = table(tracelet("runs", cwd=tmp_path).stdout)
+    assert [row[1:3] for row in rows[1:]] == [["lr-sweep", "a"], ["lr-sweep", "b"], ["-", "c"]]
+    rows = table(tracelet("runs", "--group", "lr-sweep", cwd=tmp_path).stdout)
+    assert [row[2] for row in rows[1:]] == ["a", "b"]
+    shown = json.loads(tracelet("show", "latest", "--json", cwd=tmp_path).stdout)
+    assert (shown["name"], shown["group"]) == ("c", None)
+    text = tracelet("show", "a", cwd=tmp_path).stdout
+    assert "group:    lr-sweep" in text
 
 
 def test_runs_reads_the_configured_run_folder(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from support.mlflow_reading import artifact_files, find_run, metric_history
 from support.mlflow_server import MlflowServer
+from support.processes import clean_env
 
 import tracelet
 from tracelet.backend import RunLink
@@ -398,3 +400,62 @@ def test_nothing_is_printed_on_stdout_when_a_server_run_ends(
     assert mlrun.info.status == "FAILED"
     assert mlrun.info.end_time is not None
     assert mlrun.info.end_time >= mlrun.info.start_time
+
+
+def test_runs_of_a_group_are_nested_under_one_parent_run(sqlite_store: str) -> None:
+    config = {"flush_interval": 0.05, "mlflow": {"tracking_uri": sqlite_store}}
+    runs = []
+    for lr in (0.1, 0.01, 0.001):
+        run = tracelet.start_logging(
+            f"lr={lr}", "vision", "mlflow", config=config, group="lr-sweep"
+        )
+        run.log_metric("loss", lr, step=0)
+        assert run.stop()
+        runs.append(run)
+    other = tracelet.start_logging("alone", "vision", "mlflow", config=config)
+    assert other.stop()
+    mlclient = client(sqlite_store)
+    found = mlclient.search_runs([find_run(sqlite_store, runs[0]).info.experiment_id])
+    (parent,) = [r for r in found if r.data.tags.get("tracelet.group_parent") == "true"]
+    assert (parent.info.run_name, parent.info.status) == ("lr-sweep", "FINISHED")
+    assert parent.data.metrics == {}
+    children = [find_run(sqlite_store, run) for run in runs]
+    for child, lr in zip(children, (0.1, 0.01, 0.001), strict=True):
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.data.tags["tracelet.group"] == "lr-sweep"
+        assert child.data.metrics == {"loss": lr}
+    alone = find_run(sqlite_store, other).data.tags
+    assert "mlflow.parentRunId" not in alone
+    assert "tracelet.group" not in alone
+
+
+def test_runs_of_a_group_started_at_once_share_one_parent(mlflow_server: MlflowServer) -> None:
+    """Four processes start runs of one new group at the same moment: one parent remains."""
+    script = (
+        "import sys, tracelet\n"
+        "run = tracelet.start_logging(sys.argv[1], 'race', 'mlflow', group='together',\n"
+        "                             config={'mlflow': {'tracking_uri': sys.argv[2]}})\n"
+        "run.log_metric('x', 1.0, step=0)\n"
+        "run.stop()\n"
+    )
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, f"trial-{i}", mlflow_server.uri],
+            env=clean_env({"MLFLOW_DISABLE_TELEMETRY": "true"}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    for child in children:
+        _out, err = child.communicate(timeout=180)
+        assert child.returncode == 0, err
+    mlclient = client(mlflow_server.uri)
+    experiment = mlclient.get_experiment_by_name("race")
+    found = mlclient.search_runs([experiment.experiment_id])
+    parents = [r for r in found if r.data.tags.get("tracelet.group_parent") == "true"]
+    assert len(parents) == 1, [p.info.run_id for p in parents]
+    trials = [r for r in found if r.info.run_name.startswith("trial-")]
+    assert len(trials) == 4
+    assert {t.data.tags["mlflow.parentRunId"] for t in trials} == {parents[0].info.run_id}

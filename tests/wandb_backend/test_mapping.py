@@ -227,3 +227,14 @@ def test_no_login_prompt_even_on_a_terminal(tmp_path: Path, wandb_root: Path) ->
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("refused:"), result.stdout
     assert "WANDB_API_KEY" in result.stdout
+
+
+def test_a_run_of_a_group_is_in_that_wandb_group() -> None:
+    config = {"flush_interval": 0.05, "wandb": {"mode": "offline"}}
+    grouped = tracelet.start_logging("trial-0", "vision", "wandb", config=config, group="sweep-1")
+    assert grouped.stop()
+    mine = {**config, "wandb": {"mode": "offline", "group": "mine"}}
+    own = tracelet.start_logging("trial-1", "vision", "wandb", config=mine, group="sweep-1")
+    assert own.stop()
+    assert wandb_run_of(grouped).group == "sweep-1"
+    assert wandb_run_of(own).group == "mine"  # wandb.group wins over the run's group

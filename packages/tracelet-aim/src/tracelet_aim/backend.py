@@ -58,6 +58,8 @@ logger = logging.getLogger("tracelet.aim")
 
 #: The param holding Tracelet's run id.
 RUN_ID_PARAM = "tracelet_run_id"
+#: The run param holding the group's name, for a run of a group.
+GROUP_PARAM = "tracelet_group"
 
 
 @dataclass(slots=True)
@@ -136,7 +138,9 @@ class AimBackend(BaseBackend):
         if run_hash is not None:  # a resumed run keeps the params it has
             self._params = dict(aim_run.get("hparams") or {})
         aim_run[RUN_ID_PARAM] = run.id
-        for tag in self._initial_tags():
+        if run.group is not None:
+            aim_run[GROUP_PARAM] = run.group  # query: run.tracelet_group == "lr-sweep"
+        for tag in self._initial_tags(run):
             aim_run.add_tag(tag)
         artifacts = s.artifacts_uri
         if artifacts is None and s.remote_uri is None:
@@ -203,11 +207,17 @@ class AimBackend(BaseBackend):
             return str(self._run.hash)
         return self._hash
 
-    def _initial_tags(self) -> list[str]:
+    def _initial_tags(self, run: RunInfo) -> list[str]:
+        """The settings' tags, and ``group:<name>`` for a run of a group."""
         tags = self.settings.tags
-        if isinstance(tags, dict):
-            return [Tag(k, str(v)).label() for k, v in tags.items()]
-        return list(tags)
+        labels = (
+            [Tag(k, str(v)).label() for k, v in tags.items()]
+            if isinstance(tags, dict)
+            else list(tags)
+        )
+        if run.group is not None:
+            labels.append(Tag("group", run.group).label())
+        return labels
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ from tracelet.records import (
     Image,
     Media,
     RunStatus,
+    Tag,
     Text,
 )
 from tracelet.resumable import ResumableWriter, WritePlan
@@ -107,6 +108,11 @@ def supersede_offline_session(identity: Mapping[str, Any]) -> None:
         identity.get("task_id"),
         folder.with_name(SUPERSEDED + folder.name),
     )
+
+
+def _group_tags(run: RunInfo) -> list[str]:
+    """``group:<name>`` for a run of a group (ClearML's web UI filters tasks by tag)."""
+    return [] if run.group is None else [Tag("group", run.group).label()]
 
 
 def title_series(name: str) -> tuple[str, str]:
@@ -167,7 +173,7 @@ class ClearmlBackend(BaseBackend):
                     project_name=s.project_name or run.project,
                     task_name=s.task_name or run.name,
                     task_type=s.task_type,
-                    tags=list(s.tags) or None,
+                    tags=[*s.tags, *_group_tags(run)] or None,
                     reuse_last_task_id=s.reuse_last_task_id,
                     continue_last_task=s.continue_last_task,
                     output_uri=s.output_uri,

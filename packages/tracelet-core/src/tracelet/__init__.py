@@ -51,6 +51,8 @@ def start_logging(
     project: str | None = None,
     backend: str | Sequence[str] | None = None,
     config: Mapping[str, Any] | None = None,
+    *,
+    group: str | None = None,
 ) -> Run:
     """Start a run and make it the active one.
 
@@ -64,8 +66,10 @@ def start_logging(
         project: The project (default: ``"default"``).
         backend: A backend name or a list of names (default: ``"local"``).
         config: More settings. A key naming a backend section (``"mlflow"``) takes a mapping;
-            with one backend selected, that backend's keys may also be given flat
-            (``{"tracking_uri": ...}``); other keys are core keys.
+            a flat key goes to each selected backend whose section has it
+            (``{"tracking_uri": ...}``) and to the core if the core has it.
+        group: The group the run belongs to, such as the trials of one sweep (default: none).
+            MLflow nests the group's runs under one parent run, W&B and ClearML group them.
 
     Returns:
         The running :class:`Run`; a no-op run on a non-zero distributed rank.
@@ -77,7 +81,7 @@ def start_logging(
     """
     from tracelet.session import start_run
 
-    return start_run(exp_name, project, backend, config)
+    return start_run(exp_name, project, backend, config, group=group)
 
 
 #: Alias of :func:`get_active_run`, kept for code written against older Tracelet releases.

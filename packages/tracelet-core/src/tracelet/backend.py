@@ -59,6 +59,8 @@ class RunInfo:
             rather than create one. ``None``: create the run. A backend that cannot resume
             what it is given (another server, a deleted run) creates a new run; the caller sees
             it from the changed ``identity`` and delivers everything again.
+        group: The group the run belongs to (the trials of one sweep), or ``None``. Backends
+            map it to their own grouping (an MLflow parent run, a W&B group).
     """
 
     id: str
@@ -67,6 +69,7 @@ class RunInfo:
     start_time: float
     backends: tuple[str, ...] = ()
     resume: Mapping[str, Any] | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,9 @@ Commands::
                                            the settings a run started here would get, with
                                            the source of every value (argument, env var,
                                            file:line or default); secrets are redacted
-    tracelet runs [PATH] [--project NAME]  the runs under PATH (default: local.path), with the
-                                           backends each is behind on
+    tracelet runs [PATH] [--project NAME] [--group NAME]
+                                           the runs under PATH (default: local.path), with
+                                           their group and the backends each is behind on
     tracelet show RUN [--json]             what one local run holds (a folder, run id, run name
                                            or 'latest'): status, params, tags, a summary of each
                                            metric, artifacts, media and delivery
@@ -134,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     runs.add_argument("path", nargs="?", default=None, metavar="PATH")
     runs.add_argument("--project", help="only this project's runs")
+    runs.add_argument("--group", help="only this group's runs (the trials of one sweep)")
     runs.set_defaults(handler=_cmd_runs)
 
     show = sub.add_parser(
@@ -322,11 +324,11 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     root = _runs_root(args.path)
     if root is None:
         return EXIT_CONFIG_ERROR
-    found = list_runs(root, project=args.project)
+    found = list_runs(root, project=args.project, group=args.group)
     if not found:
         print(f"no runs under {root}", file=sys.stderr)
         return 0
-    table = [["PROJECT", "NAME", "STATUS", "STARTED", "BEHIND", "FOLDER"]]
+    table = [["PROJECT", "GROUP", "NAME", "STATUS", "STARTED", "BEHIND", "FOLDER"]]
     for run in found:
         gaps = delivery_gaps(run.path)
         behind = ", ".join(f"{g.backend} {g.describe()}" for g in gaps if not g.complete)
@@ -335,6 +337,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         table.append(
             [
                 run.project,
+                run.group or "-",
                 run.name,
                 run.status,
                 _when(run.meta.get("start_time")),
@@ -432,6 +435,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         "id": run.id,
         "name": run.name,
         "project": run.project,
+        "group": run.group,
         "status": run.status,
         "started": _when(run.meta.get("start_time")),
         "ended": _when(run.meta.get("end_time")),
@@ -448,8 +452,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
         return 0
-    for key in ("name", "project", "status", "started", "ended", "folder"):
-        print(f"{key + ':':9} {summary[key]}")
+    for key in ("name", "project", "group", "status", "started", "ended", "folder"):
+        if summary[key] is not None:
+            print(f"{key + ':':9} {summary[key]}")
     if run.params:
         print("\nparams")
         _print_table([["  NAME", "VALUE"], *([f"  {k}", _show(v)] for k, v in run.params.items())])

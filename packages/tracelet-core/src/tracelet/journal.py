@@ -39,11 +39,11 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -59,6 +59,9 @@ from tracelet.records import (
     Tag,
     Text,
 )
+
+if TYPE_CHECKING:
+    from tracelet.backend import RunInfo
 
 FORMAT_VERSION = 2
 RUN_FILE = "run.json"
@@ -248,21 +251,20 @@ class JournalWriter:
 # -- run.json ------------------------------------------------------------------------------------
 
 
-def new_run_meta(
-    run_id: str, name: str, project: str, start_time: float, backends: Sequence[str]
-) -> dict[str, Any]:
+def new_run_meta(run: RunInfo) -> dict[str, Any]:
     """The content of a new run's ``run.json`` (status ``running``, this process and host)."""
     return {
         "format": FORMAT_VERSION,
-        "id": run_id,
-        "name": name,
-        "project": project,
+        "id": run.id,
+        "name": run.name,
+        "project": run.project,
+        "group": run.group,
         "status": "running",
-        "start_time": start_time,
+        "start_time": run.start_time,
         "end_time": None,
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "backends": list(backends),
+        "backends": list(run.backends),
         "tracelet_version": __version__,
     }
 

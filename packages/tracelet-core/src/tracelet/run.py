@@ -124,6 +124,11 @@ class Run:
         return self._info.project
 
     @property
+    def group(self) -> str | None:
+        """The group the run belongs to (``start_logging(group=...)``), or ``None``."""
+        return self._info.group
+
+    @property
     def backends(self) -> tuple[str, ...]:
         """Names of the backends this run logs to, in the order selected."""
         return tuple(self._backends)

@@ -96,6 +96,7 @@ def start_run(
     backend: str | Sequence[str] | None = None,
     config: Mapping[str, Any] | None = None,
     *,
+    group: str | None = None,
     host: PluginHost | None = None,
     collectors: bool = True,
 ) -> Run:
@@ -110,7 +111,7 @@ def start_run(
 
     host = host if host is not None else get_default_host()
     resolved = resolve_settings(
-        host, exp_name=exp_name, project=project, backend=backend, config=config
+        host, exp_name=exp_name, project=project, backend=backend, config=config, group=group
     )
     settings = resolved.settings
     from tracelet.backend import RunInfo
@@ -121,6 +122,7 @@ def start_run(
         project=settings.project,
         start_time=time.time(),
         backends=tuple(settings.backend),
+        group=settings.group,
     )
     with _lock:
         if _active is not None:

@@ -273,6 +273,7 @@ def _sync_backend(
                 start_time=float(run.meta.get("start_time") or time.time()),
                 backends=tuple(run.meta.get("backends") or ()),
                 resume=state.identity,
+                group=run.group,
             )
         )
     except ConfigError:

@@ -55,6 +55,7 @@ from tracelet.records import (
 from tracelet.redact import redact_uri_credentials, strip_uri_credentials
 from tracelet.resumable import ResumableWriter, WritePlan
 from tracelet_mlflow.batching import LogBatchRequest, split_requests
+from tracelet_mlflow.groups import GROUP_TAG, group_parent
 from tracelet_mlflow.names import artifact_path, image_key, mlflow_key, truncate
 from tracelet_mlflow.settings import MlflowSettings
 
@@ -123,10 +124,13 @@ class MlflowBackend(BaseBackend):
                 return
         parent = self._parent()
         experiment_id = self._experiment(run, parent.info.experiment_id if parent else None)
+        parent_id = parent.info.run_id if parent else None
+        if parent_id is None and run.group is not None:
+            parent_id = group_parent(client, experiment_id, run.group)
         created = client.create_run(
             experiment_id,
             start_time=_millis(run.start_time),
-            tags=self._run_tags(run, parent.info.run_id if parent else None),
+            tags=self._run_tags(run, parent_id),
             run_name=s.run_name or run.name,
         )
         self.run_id, self.experiment_id = created.info.run_id, experiment_id
@@ -260,7 +264,8 @@ class MlflowBackend(BaseBackend):
             ) from exc
 
     def _parent(self) -> Any:
-        """The parent run (``parent_run_id`` or, with ``nested``, the active fluent run)."""
+        """The parent run (``parent_run_id`` or, with ``nested``, the active fluent run); for a
+        run of a group with neither, the group's parent run (:mod:`tracelet_mlflow.groups`)."""
         s = self.settings
         if s.parent_run_id is not None:
             return self._get_run(s.parent_run_id, "parent_run_id")
@@ -321,6 +326,8 @@ class MlflowBackend(BaseBackend):
 
         tags = {self._key(k): str(v) for k, v in self.settings.tags.items()}
         tags[RUN_ID_TAG] = run.id
+        if run.group is not None:
+            tags[GROUP_TAG] = run.group
         if parent_run_id is not None:
             tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
         if self.settings.description is not None:

@@ -140,7 +140,7 @@ class WandbBackend(BaseBackend):
                 entity=s.entity,
                 name=s.name or run.name,
                 tags=s.tags or None,
-                group=s.group,
+                group=s.group or run.group,
                 notes=s.notes,
                 job_type=s.job_type,
                 config={**s.config, RUN_ID_CONFIG: run.id},

@@ -116,7 +116,7 @@ class LocalBackend(BaseBackend):
         run_dir = run_folder(self.settings, run)
         run_dir.mkdir(parents=True, exist_ok=False)
         self.run_dir = run_dir
-        self._meta = new_run_meta(run.id, run.name, run.project, run.start_time, run.backends)
+        self._meta = new_run_meta(run)
         write_json_atomic(run_dir / RUN_FILE, self._meta)
         self._writer = JournalWriter(run_dir, fsync=self.settings.fsync)
 
@@ -191,6 +191,12 @@ class LocalRun:
     @property
     def project(self) -> str:
         return str(self.meta["project"])
+
+    @property
+    def group(self) -> str | None:
+        """The run's group (``start_logging(group=...)``), or ``None``."""
+        group = self.meta.get("group")
+        return None if group is None else str(group)
 
     @property
     def dropped(self) -> int:
@@ -300,11 +306,16 @@ def read_run(path: str | os.PathLike[str]) -> LocalRun:
 
 
 def list_runs(
-    root: str | os.PathLike[str] = DEFAULT_PATH, project: str | None = None
+    root: str | os.PathLike[str] = DEFAULT_PATH,
+    project: str | None = None,
+    group: str | None = None,
 ) -> list[LocalRun]:
-    """Every run under ``root`` (optionally one project's), oldest first (by start time)."""
+    """Every run under ``root`` (optionally only one project's, one group's), oldest first (by
+    start time)."""
     base = Path(root)
     pattern = f"{safe_name(project)}/*/{RUN_FILE}" if project else f"*/*/{RUN_FILE}"
     runs = [LocalRun(p.parent) for p in base.glob(pattern)]
+    if group is not None:
+        runs = [r for r in runs if r.group == group]
     # Run ids sort by the second only (runs started in the same second are in random order).
     return sorted(runs, key=lambda r: (float(r.meta.get("start_time") or 0.0), r.path.name))

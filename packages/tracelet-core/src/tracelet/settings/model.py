@@ -55,6 +55,13 @@ class CoreSettings(BaseSettings):
         description="Name of this run (start_logging's exp_name). Default: "
         "'<script>-<date>-<time>'.",
     )
+    group: str | None = Field(
+        None,
+        min_length=1,
+        description="Group this run belongs to, e.g. the trials of one sweep (start_logging's "
+        "group); backends map it to their own: an MLflow parent run with the runs nested under "
+        "it, a W&B group, a ClearML parent task, an AIM tag.",
+    )
     nan_policy: NanPolicy = Field(
         "keep",
         description="What a NaN or infinite metric value does: keep it, drop it "

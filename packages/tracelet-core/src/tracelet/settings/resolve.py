@@ -108,6 +108,7 @@ def resolve_settings(
     project: str | None = None,
     backend: str | Sequence[str] | None = None,
     config: Mapping[str, Any] | None = None,
+    group: str | None = None,
 ) -> ResolvedSettings:
     """Validate the settings for a run, as :func:`tracelet.start_logging` receives them.
 
@@ -148,7 +149,13 @@ def resolve_settings(
     sections = _sections(cls)
     selected = _selected_backends(backend, config, env_data, file_data)
     args, arg_provenance, arg_problems = _route_arguments(
-        sections, selected, exp_name=exp_name, project=project, backend=backend, config=config
+        sections,
+        selected,
+        exp_name=exp_name,
+        project=project,
+        backend=backend,
+        config=config,
+        group=group,
     )
     layers = (arg_provenance, env_source.provenance(), file_source.provenance())
     ctx = _Context(cls, sections, selected, host, layers)
@@ -212,6 +219,7 @@ def _route_arguments(
     project: str | None,
     backend: str | Sequence[str] | None,
     config: Mapping[str, Any] | None,
+    group: str | None = None,
 ) -> tuple[dict[str, Any], dict[Path_, str], list[str]]:
     """The call's arguments as init kwargs, their provenance, and conflicts found."""
     args: dict[str, Any] = {}
@@ -268,6 +276,7 @@ def _route_arguments(
         ("experiment_name", exp_name, "exp_name"),
         ("project", project, "project"),
         ("backend", backend, "backend"),
+        ("group", group, "group"),
     ):
         if value is not None:
             args[key] = value
