@@ -491,6 +491,31 @@ def test_second_start_stops_the_first_cleanly(host: PluginHost) -> None:
     assert read(second, "memory")["metrics"] == {"y": [(0, 1.0)]}
 
 
+def test_a_run_started_beside_the_active_one_leaves_it_running(host: PluginHost) -> None:
+    active = start(host, "memory")
+    side = [
+        start_run(
+            f"trial-{i}", "tests", "memory", {"flush_interval": 0.05}, host=host, activate=False
+        )
+        for i in range(2)
+    ]
+    for i, run in enumerate(side):
+        run.log_metric("score", float(i), step=0)
+    active.log_metric("loss", 0.5, step=0)
+    assert tracelet.get_active_run() is active
+    assert active.status == side[0].status == side[1].status == "running"
+    assert session._live == [active, *side]
+    for run in side:
+        assert run.stop()
+    assert tracelet.get_active_run() is active
+    tracelet.stop_logging()
+    assert [read(run, "memory")["metrics"] for run in side] == [
+        {"score": [(0, 0.0)]},
+        {"score": [(0, 1.0)]},
+    ]
+    assert read(active, "memory")["metrics"] == {"loss": [(0, 0.5)]}
+
+
 def test_logging_after_stop_is_ignored_with_one_warning(
     host: PluginHost, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:

@@ -99,11 +99,14 @@ def start_run(
     group: str | None = None,
     host: PluginHost | None = None,
     collectors: bool = True,
+    activate: bool = True,
 ) -> Run:
     """:func:`tracelet.start_logging` with an explicit plugin host (tests, embedding).
 
     ``collectors=False`` starts no collector or capture, whatever the settings say: the run then
-    holds only what the caller logs (the contract kit's runs).
+    holds only what the caller logs (the contract kit's runs). ``activate=False`` starts a run
+    beside the active one, which it neither stops nor replaces (integrations that log several
+    runs at once, such as the trials of a Ray Tune sweep); it is still stopped at exit.
     """
     global _active
     from tracelet.plugins import get_default_host
@@ -125,14 +128,15 @@ def start_run(
         group=settings.group,
     )
     with _lock:
-        if _active is not None:
+        if activate and _active is not None:
             _active.stop()
         rank = distributed_rank()
         if rank not in (None, 0) and not settings.log_all_ranks:
             run = Run(
                 info, dispatcher=None, backends={}, resolved=resolved, inert_reason="non-zero rank"
             )
-            _active = run
+            if activate:
+                _active = run
             return run
         journal = _start_journal(resolved, info)
         with tracelet_work():  # a backend's own SummaryWriter calls are not captured
@@ -140,7 +144,8 @@ def start_run(
         run = _launch(info, backends, resolved, _loaded_plugins(host), journal)
         if collectors:
             run._attach_collectors(_start_collectors(host, resolved, run))
-        _active = run
+        if activate:
+            _active = run
         _live.append(run)
         _install_process_hooks(sigterm=settings.handle_sigterm)
         if settings.sync_on_start and run.journal_path is not None:
