@@ -12,9 +12,10 @@ Commands::
     tracelet runs [PATH] [--project NAME] [--group NAME]
                                            the runs under PATH (default: local.path), with
                                            their group and the backends each is behind on
-    tracelet show RUN [--json]             what one local run holds (a folder, run id, run name
-                                           or 'latest'): status, params, tags, a summary of each
-                                           metric, artifacts, media and delivery
+    tracelet show RUN... [--metric GLOB] [--x step|time] [--no-plot] [--watch [S]] [--json]
+                                           local runs (a folder, run id, run name or 'latest'):
+                                           their curves in the terminal, then status, params,
+                                           tags, a summary of each metric, files and delivery
     tracelet sync [RUN ...] [--all] [--to BACKEND] [--dry-run] [--force] [--new-run] [--timeout S]
                                            deliver from the journal what backends missed
 
@@ -34,9 +35,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tracelet._version import __version__
+from tracelet.textout import print_table, show_value, when
 
 if TYPE_CHECKING:
     from tracelet.plugins import PluginHost
@@ -140,14 +142,34 @@ def _parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser(
         "show",
-        help="summarise one run of the local backend",
-        description="Show what a local run holds: status, params, tags, each metric "
-        "(points, steps, last/min/max value), artifacts, media and how far each backend's "
-        "delivery got. RUN is a run folder, a run id, a run name (its latest run) or 'latest', "
-        "looked up under local.path.",
+        help="draw and summarise runs of the local backend",
+        description="Draw the runs' curves in the terminal (several runs overlaid), then show "
+        "what each holds: status, params, tags, each metric (points, steps, last/min/max "
+        "value), artifacts, media and how far each backend's delivery got. RUN is a run "
+        "folder, a run id, a run name (its latest run) or 'latest', looked up under local.path.",
     )
-    show.add_argument("run_folder", metavar="RUN")
-    show.add_argument("--json", action="store_true", help="print a JSON object")
+    show.add_argument("runs", nargs="+", metavar="RUN")
+    show.add_argument("--json", action="store_true", help="print the summary as JSON")
+    show.add_argument("--no-plot", action="store_true", help="no charts, the summary only")
+    show.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="draw the metrics matching GLOB (repeatable; e.g. 'train/*', 'system/*')",
+    )
+    show.add_argument(
+        "--x", choices=["step", "time"], default="step", help="x axis: step or seconds"
+    )
+    show.add_argument(
+        "--watch",
+        nargs="?",
+        type=float,
+        const=2.0,
+        default=None,
+        metavar="SECONDS",
+        help="redraw every SECONDS (default 2) while the runs are live",
+    )
     show.set_defaults(handler=_cmd_show)
 
     sync = sub.add_parser(
@@ -238,7 +260,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
                 status,
             ]
         )
-    _print_table(table)
+    print_table(table)
     return 0
 
 
@@ -286,17 +308,10 @@ def _cmd_config(args: argparse.Namespace) -> int:
         return 0
     print(f"config file: {config_file or 'none'} ({why})")
     print()
-    _print_table([["KEY", "VALUE", "SOURCE"], *([k, _show(v), s] for k, v, s in rows)])
+    print_table([["KEY", "VALUE", "SOURCE"], *([k, show_value(v), s] for k, v, s in rows)])
     if not args.all:
         print("\n(sections of the other installed backends: tracelet config --all)")
     return 0
-
-
-def _show(value: Any) -> str:
-    """A value as in YAML: strings bare, everything else as JSON (``null``, ``true``, lists)."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, default=str)
 
 
 # -- tracelet runs / show ----------------------------------------------------------------------
@@ -340,12 +355,12 @@ def _cmd_runs(args: argparse.Namespace) -> int:
                 run.group or "-",
                 run.name,
                 run.status,
-                _when(run.meta.get("start_time")),
+                when(run.meta.get("start_time")),
                 behind or "-",
                 str(run.path),
             ]
         )
-    _print_table(table)
+    print_table(table)
     return 0
 
 
@@ -391,135 +406,14 @@ def _cmd_sync(args: argparse.Namespace) -> int:
                 r.status,
             ]
         )
-    _print_table(table)
+    print_table(table)
     return 0 if all(r.ok for r in results) else EXIT_INCOMPLETE
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    import math
-    from pathlib import Path
+    from tracelet.viewer.show import show
 
-    from tracelet.backends.local import read_run
-    from tracelet.syncing import find_runs
-
-    try:
-        if Path(args.run_folder).is_dir():  # a folder: read it, or say why it is not a run
-            run = read_run(args.run_folder)
-        else:
-            root = _runs_root(None)
-            if root is None:
-                return EXIT_CONFIG_ERROR
-            run = read_run(find_runs([args.run_folder], Path(root))[0])
-    except FileNotFoundError as exc:
-        print(f"tracelet: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    metrics = {}
-    for name, points in sorted(run.metrics.items()):
-        finite = [p.value for p in points if math.isfinite(p.value)]
-        metrics[name] = {
-            "points": len(points),
-            "first_step": points[0].step,
-            "last_step": points[-1].step,
-            "last": points[-1].value,
-            "min": min(finite) if finite else None,
-            "max": max(finite) if finite else None,
-        }
-    media: dict[str, int] = {}
-    for record in run.media:
-        media[record["type"]] = media.get(record["type"], 0) + 1
-    from tracelet.gaps import delivery_gaps
-
-    gaps = delivery_gaps(run.path)
-    summary = {
-        "folder": str(run.path),
-        "id": run.id,
-        "name": run.name,
-        "project": run.project,
-        "group": run.group,
-        "status": run.status,
-        "started": _when(run.meta.get("start_time")),
-        "ended": _when(run.meta.get("end_time")),
-        "params": run.params,
-        "tags": run.tags,
-        "metrics": metrics,
-        "artifacts": sorted(run.artifacts),
-        "media": media,
-        "delivery": {
-            g.backend: {"behind": g.behind, "failed": g.failed, "closed": g.closed} for g in gaps
-        },
-        "dropped": run.dropped,
-    }
-    if args.json:
-        print(json.dumps(summary, indent=2, default=str))
-        return 0
-    for key in ("name", "project", "group", "status", "started", "ended", "folder"):
-        if summary[key] is not None:
-            print(f"{key + ':':9} {summary[key]}")
-    if run.params:
-        print("\nparams")
-        _print_table([["  NAME", "VALUE"], *([f"  {k}", _show(v)] for k, v in run.params.items())])
-    if run.tags:
-        print("\ntags")
-        _print_table([["  NAME", "VALUE"], *([f"  {k}", v] for k, v in run.tags.items())])
-    if metrics:
-        print("\nmetrics")
-        table = [["  NAME", "POINTS", "STEPS", "LAST", "MIN", "MAX"]]
-        for name, m in metrics.items():
-            table.append(
-                [
-                    f"  {name}",
-                    str(m["points"]),
-                    f"{m['first_step']}..{m['last_step']}",
-                    _num(m["last"]),
-                    _num(m["min"]),
-                    _num(m["max"]),
-                ]
-            )
-        _print_table(table)
-    if run.artifacts:
-        print("\nartifacts")
-        for name in sorted(run.artifacts):
-            print(f"  {name}")
-    if media:
-        print("\nmedia: " + ", ".join(f"{n} {kind}" for kind, n in sorted(media.items())))
-    if run.dropped:
-        print(
-            f"\ndropped: {run.dropped:,} record(s) never reached the run folder "
-            "(overflow_policy drop_*, or nan_policy: drop)"
-        )
-    if gaps:
-        print("\ndelivery")
-        _print_table([["  BACKEND", "STATE"], *([f"  {g.backend}", g.describe()] for g in gaps)])
-        if not all(g.complete for g in gaps):
-            print(f"  deliver the rest with: tracelet sync {run.path}")
-    if run.skipped_lines:
-        print(
-            f"\n({run.skipped_lines} unreadable line(s) at the end: the process stopped mid-write)"
-        )
-    return 0
-
-
-def _when(timestamp: float | None) -> str:
-    import time
-
-    if timestamp is None:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"
-
-
-# -- output ------------------------------------------------------------------------------------
-
-
-def _print_table(rows: list[list[str]]) -> None:
-    """Left-aligned columns; the last column is not padded (it may be long)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, row[-1]]).rstrip())
+    return show(args, lambda: _runs_root(None))
 
 
 if __name__ == "__main__":
