@@ -204,4 +204,38 @@ def test_a_run_of_a_group_is_tagged_with_it() -> None:
         group="sweep-1",
     )
     assert run.stop()
-    assert session_of(run).tags == ["mine", "group:sweep-1"]
+    assert sorted(session_of(run).tags) == ["group:sweep-1", "mine"]
+
+
+def test_a_user_thread_printing_while_clearml_closes_keeps_every_line(tmp_path: Path) -> None:
+    """ClearML's own lines go to the log, and only those: a thread of the user's that prints
+    while the task starts and closes (on Tracelet's worker thread) loses nothing."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import threading, time, tracelet\n"
+        "done = threading.Event()\n"
+        "count = 0\n"
+        "def chatter():\n"
+        "    global count\n"
+        "    while not done.is_set():\n"
+        "        print(f'user line {count}', flush=True)\n"
+        "        count += 1\n"
+        "        time.sleep(0.001)\n"
+        "thread = threading.Thread(target=chatter)\n"
+        "thread.start()\n"
+        "config = {'clearml': {'offline': True}}\n"
+        "for i in range(3):\n"
+        "    run = tracelet.start_logging(f'chatty-{i}', backend='clearml', config=config)\n"
+        "    run.log_metric('y', 2.0, step=0)\n"
+        "    assert run.stop()\n"
+        "done.set()\n"
+        "thread.join()\n"
+        "print(f'printed {count}')\n"
+    )
+    env = {"CLEARML_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    result = run_command([sys.executable, script], tmp_path, env=env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    printed = int(lines[-1].removeprefix("printed "))
+    assert printed > 0
+    assert lines[:-1] == [f"user line {i}" for i in range(printed)]

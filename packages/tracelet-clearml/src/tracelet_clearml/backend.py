@@ -29,15 +29,13 @@ identity here: ``--new-run`` delivers the run again.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import os
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -57,6 +55,7 @@ from tracelet.records import (
     Text,
 )
 from tracelet.resumable import ResumableWriter, WritePlan
+from tracelet_clearml.quiet import clearml_logs_through_logging, clearml_prints_to_log
 from tracelet_clearml.settings import ClearmlSettings
 
 if TYPE_CHECKING:
@@ -121,19 +120,6 @@ def title_series(name: str) -> tuple[str, str]:
     return (title, series) if title and series else (name, name)
 
 
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """ClearML prints to stdout when a task starts or closes: send those lines to the log."""
-    captured = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(captured):
-            yield
-    finally:
-        for line in captured.getvalue().splitlines():
-            if line.strip():
-                logger.info("clearml: %s", line.strip())
-
-
 class ClearmlBackend(BaseBackend):
     """Logs one Tracelet run as one ClearML task (see the module docstring)."""
 
@@ -164,11 +150,12 @@ class ClearmlBackend(BaseBackend):
         if s.offline and run.resume:
             supersede_offline_session(run.resume)
         self._saved_env = {name: os.environ.get(name) for name in PROCESS_ENV}
+        clearml_logs_through_logging()
         Task.set_offline(offline_mode=s.offline)
         # In-process reporting: Tracelet's worker thread is already off the training loop.
         Task._report_subprocess_enabled = s.report_in_subprocess  # type: ignore[assignment]
         try:
-            with _quiet_stdout():
+            with clearml_prints_to_log():
                 task: Task = Task.init(
                     project_name=s.project_name or run.project,
                     task_name=s.task_name or run.name,
@@ -208,7 +195,7 @@ class ClearmlBackend(BaseBackend):
         task = self._task
         if task is None:
             return
-        with _quiet_stdout():
+        with clearml_prints_to_log():
             if status == "finished":
                 task.mark_completed()
             elif status == "failed":
