@@ -24,7 +24,7 @@ import os
 import re
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -139,12 +139,8 @@ class PluginHost:
     ) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
-        # The discovery hooks are called per plugin (see register), which pluggy's tracing
-        # does not see; register logs those calls itself.
-        self._trace_hooks = os.environ.get(TRACE_HOOKS_ENV) == "1"
-        if self._trace_hooks:
-            self.pm.trace.root.setwriter(logger.debug)
-            self.pm.enable_tracing()
+        if os.environ.get(TRACE_HOOKS_ENV) == "1":
+            self.pm.add_hookcall_monitoring(_log_hook_call, _ignore_hook_result)
         self.backends: dict[str, BackendSpec] = {}
         self.collectors: dict[str, CollectorSpec] = {}
         self.plugins: dict[str, PluginInfo] = {}
@@ -223,14 +219,12 @@ class PluginHost:
         backends: dict[str, BackendSpec] = {}
         collectors: dict[str, CollectorSpec] = {}
         try:
-            for impl in self.pm.hook.tracelet_register_backends.get_hookimpls():
-                if impl.plugin_name == name:
-                    self._trace_call("tracelet_register_backends", name)
-                    impl.function(register=self._backend_registrar(name, backends))
-            for impl in self.pm.hook.tracelet_register_collectors.get_hookimpls():
-                if impl.plugin_name == name:
-                    self._trace_call("tracelet_register_collectors", name)
-                    impl.function(register=self._collector_registrar(name, collectors))
+            self._call_own_hook(
+                "tracelet_register_backends", name, self._backend_registrar(name, backends)
+            )
+            self._call_own_hook(
+                "tracelet_register_collectors", name, self._collector_registrar(name, collectors)
+            )
         except Exception as exc:
             self.pm.unregister(plugin)
             # Replace any earlier entry under this name: this plugin did register, then failed.
@@ -300,9 +294,12 @@ class PluginHost:
         self.plugins.setdefault(name, info)
         return info
 
-    def _trace_call(self, hook: str, plugin: str) -> None:
-        if self._trace_hooks:
-            logger.debug("hook %s called on plugin %r", hook, plugin)
+    def _call_own_hook(self, hook: str, plugin: str, register: Callable[..., Any]) -> None:
+        """Call ``plugin``'s implementation of a discovery hook (if any) alone, through
+        pluggy's hook caller: each plugin registers with a registrar of its own, so that what
+        it registers, or the error it raises, is its own."""
+        others = [p for n, p in self.pm.list_name_plugin() if n != plugin]
+        self.pm.subset_hook_caller(hook, remove_plugins=others)(register=register)
 
     def _check_name(self, kind: str, name: str, taken: Mapping[str, object]) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
@@ -421,3 +418,18 @@ def describe_plugins(host: PluginHost) -> list[dict[str, Any]]:
         }
         for info in host.plugins.values()
     ]
+
+
+def _log_hook_call(hook: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
+    """pluggy's hook-call monitor with ``TRACELET_TRACE_HOOKS=1``: one line per plugin called."""
+    for impl in impls:
+        logger.debug("hook %s called on plugin %r", hook, impl.plugin_name)
+
+
+def _ignore_hook_result(
+    outcome: pluggy.Result[Any],
+    hook: str,
+    impls: Sequence[pluggy.HookImpl],
+    kwargs: Mapping[str, Any],
+) -> None:
+    """pluggy asks for an ``after`` monitor too; the calls are logged before they run."""
