@@ -52,8 +52,9 @@ def test_pip_install_tracelet_from_wheels_logs_a_run(tmp_path: Path) -> None:
 
 
 def test_pip_install_core_and_mlflow_from_wheels_logs_to_mlflow(tmp_path: Path) -> None:
-    """The install line of docs/backends/mlflow.md: ``pip install tracelet-core tracelet-mlflow``
-    gives a working ``backend="mlflow"``, found through the plugin's entry point."""
+    """The smaller install docs/backends/mlflow.md mentions, ``tracelet-core tracelet-mlflow``
+    (no collectors), gives a working ``backend="mlflow"``, found through the plugin's entry
+    point."""
     build_wheels(
         [REPO / "packages" / "tracelet-core", REPO / "packages" / "tracelet-mlflow"],
         tmp_path / "wheels",
