@@ -33,9 +33,12 @@ if TYPE_CHECKING:
 __all__ = [
     "BackendStartError",
     "ConfigError",
+    "Experiment",
     "RejectedError",
     "Run",
     "__version__",
+    "available_backends",
+    "available_frameworks",
     "get_active_experiment",
     "get_active_run",
     "hookimpl",
@@ -53,6 +56,7 @@ def start_logging(
     config: Mapping[str, Any] | None = None,
     *,
     group: str | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Run:
     """Start a run and make it the active one.
 
@@ -70,6 +74,9 @@ def start_logging(
             (``{"tracking_uri": ...}``) and to the core if the core has it.
         group: The group the run belongs to, such as the trials of one sweep (default: none).
             MLflow nests the group's runs under one parent run, W&B and ClearML group them.
+        settings: More config, as earlier releases took it: a
+            :class:`tracelet.settings.TraceletSettings` (or any mapping); ``config`` wins
+            where both set a key.
 
     Returns:
         The running :class:`Run`; a no-op run on a non-zero distributed rank.
@@ -81,11 +88,34 @@ def start_logging(
     """
     from tracelet.session import start_run
 
+    if settings is not None and (config is None or isinstance(config, Mapping)):
+        config = {**settings, **(config or {})}
     return start_run(exp_name, project, backend, config, group=group)
 
 
 #: Alias of :func:`get_active_run`, kept for code written against older Tracelet releases.
 get_active_experiment = get_active_run
+
+
+def available_backends() -> list[str]:
+    """The names of the backends installed here (``backend=`` takes them), sorted.
+
+    Loads the plugins (as starting a run does); a plugin that fails to load is not listed
+    (``tracelet plugins`` shows why).
+    """
+    from tracelet.plugins import get_default_host
+
+    return sorted(get_default_host().backends)
+
+
+def available_frameworks() -> list[str]:
+    """The names of the framework captures that act in a run started here, sorted: those an
+    installed plugin registers whose library is importable (``tensorboard``: torch with
+    tensorboard, or tensorboardX; ``lightning``; ``transformers``). Nothing is imported.
+    """
+    from tracelet.frameworks import available_frameworks as available
+
+    return available()
 
 
 def register_plugin(plugin: object, name: str | None = None) -> PluginInfo:
@@ -110,9 +140,14 @@ def __getattr__(name: str) -> Any:
         from tracelet.syncing import sync
 
         return sync
+    if name == "Experiment":  # the earlier releases' entry point, a facade over Run
+        from tracelet.experiment import Experiment
+
+        return Experiment
     raise AttributeError(f"module 'tracelet' has no attribute {name!r}")
 
 
 if TYPE_CHECKING:
     hookimpl: pluggy.HookimplMarker
+    from tracelet.experiment import Experiment
     from tracelet.syncing import sync

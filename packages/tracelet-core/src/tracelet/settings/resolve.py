@@ -25,6 +25,7 @@ from tracelet.plugins import (
     install_hint,
 )
 from tracelet.redact import REDACTED, redact_uri_credentials
+from tracelet.settings.legacy import apply_legacy_keys
 from tracelet.settings.model import CORE_KEYS, CoreSettings, build_settings_class, split_commas
 from tracelet.settings.problems import invalid_config, problem
 from tracelet.settings.sources import (
@@ -157,6 +158,7 @@ def resolve_settings(
         config=config,
         group=group,
     )
+    apply_legacy_keys(args, arg_provenance, cls.model_fields)
     layers = (arg_provenance, env_source.provenance(), file_source.provenance())
     ctx = _Context(cls, sections, selected, host, layers)
 

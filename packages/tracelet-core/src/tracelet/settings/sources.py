@@ -16,6 +16,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from tracelet.settings.legacy import apply_legacy_keys
 from tracelet.settings.problems import invalid_config, problem
 
 #: Prefix of Tracelet's env vars: ``TRACELET_<KEY>`` and ``TRACELET_<SECTION>__<KEY>``.
@@ -98,6 +99,7 @@ class TraceletEnvSource(_NoFieldLookup):
             parts = tuple(p.lower() for p in name[len(ENV_PREFIX) :].split(ENV_NESTED_DELIMITER))
             if all(parts):
                 self._set(data, parts, _decode_env_value(raw), name)
+        apply_legacy_keys(data, self._provenance, self.settings_cls.model_fields)
         native: Mapping[str, tuple[str, str]] = getattr(self.settings_cls, "native_env", {})
         for name, (section, key) in sorted(native.items()):
             if name in self.environ and (section, key) not in self._provenance:
@@ -188,7 +190,9 @@ class TraceletYamlSource(_NoFieldLookup):
 
     def __call__(self) -> dict[str, Any]:
         if self._data is None:
-            self._data = {} if self.path is None else self._load(self.path)
+            data = {} if self.path is None else self._load(self.path)
+            apply_legacy_keys(data, self._provenance, self.settings_cls.model_fields)
+            self._data = data
         return self._data
 
     def provenance(self) -> dict[Path_, str]:
