@@ -115,9 +115,9 @@ def test_each_trial_is_a_run_of_the_experiments_group(
         "wandb": {"mode": "offline"},
         "local": {"path": "runs"},
     }
-    # Ray's own TensorBoard logger writes every trial's results in this process: not into
-    # the user's run (docs/integrations/ray-tune.md).
-    own = {"local": {"path": "runs"}, "capture_tensorboard": False}
+    # Ray's own TensorBoard logger writes every trial's results in this process: they do not
+    # go into the user's run, although the TensorBoard capture is on (the default).
+    own = {"local": {"path": "runs"}}
     mine = tracelet.start_logging("mine", "ray", "local", config=own)
     callback = TraceletCallback(project="ray", backend=["mlflow", "wandb", "local"], config=config)
     results = fit(tmp_path, callback)

@@ -21,7 +21,8 @@ What TensorBoard does inside one of these calls (``add_hparams`` writes its metr
 is patched once, however many runs start; the patch logs into the active run and is removed
 when that run stops, leaving the classes exactly as they were. Calls made by Tracelet itself (a
 backend that writes event files, on its delivery thread) are never captured
-(:mod:`tracelet.threads`). A call that cannot be turned into
+(:mod:`tracelet.threads`), nor are those of tools that keep TensorBoard files of their own
+(:data:`TOOL_MODULES`: Ray Tune's result logger). A call that cannot be turned into
 a record (an image format this module does not know) is written to TensorBoard, left out of the
 run, and reported once per method as a warning.
 
@@ -35,8 +36,10 @@ import contextlib
 import functools
 import inspect
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from tracelet.threads import in_tracelet
@@ -46,6 +49,11 @@ if TYPE_CHECKING:
     from tracelet.run import Run
 
 logger = logging.getLogger("tracelet.collectors.tensorboard")
+
+#: Callers whose ``SummaryWriter`` calls are never captured: tools that write TensorBoard files
+#: for their own bookkeeping, such as Ray Tune's result logger in the driver (every trial's
+#: results, all at the same steps), which would otherwise land in the user's own run.
+TOOL_MODULES = ("ray.",)
 
 #: The modules whose ``SummaryWriter`` class is patched.
 WRITER_MODULES = ("torch.utils.tensorboard.writer", "tensorboardX.writer")
@@ -187,7 +195,12 @@ class _Capture:
             @functools.wraps(original)
             def patched(*args: Any, **kwargs: Any) -> Any:
                 run = self.patcher.run
-                if run is None or getattr(local, "busy", False) or in_tracelet():
+                if (
+                    run is None
+                    or getattr(local, "busy", False)
+                    or in_tracelet()
+                    or _from_tool(sys._getframe(1))
+                ):
                     return original(*args, **kwargs)
                 local.busy = True
                 try:
@@ -230,6 +243,11 @@ class _Capture:
             yield
         finally:
             self.local.busy = busy
+
+
+def _from_tool(frame: FrameType) -> bool:
+    """Whether the calling code is a tool's own TensorBoard logger (:data:`TOOL_MODULES`)."""
+    return str(frame.f_globals.get("__name__", "")).startswith(TOOL_MODULES)
 
 
 _capture = _Capture()
