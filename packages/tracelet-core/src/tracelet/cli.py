@@ -18,6 +18,9 @@ Commands::
                                            tags, a summary of each metric, files and delivery
     tracelet sync [RUN ...] [--all] [--to BACKEND] [--dry-run] [--force] [--new-run] [--timeout S]
                                            deliver from the journal what backends missed
+    tracelet report [RUN ...] [-o FILE] [--project NAME] [--group NAME] [--where COND ...]
+                                           one self-contained HTML file comparing runs (needs
+                                           plotly: the ``report`` extra)
 
 Results go to stdout, messages to stderr. Exit codes: 0 success, 1 invalid configuration
 (the message names each key, its source and the fix), 2 wrong usage of the command, 3 a sync
@@ -74,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_usage(sys.stderr)
         print(
-            "tracelet: error: name a command (plugins, config, runs, show, sync) or use --help",
+            "tracelet: error: name a command (plugins, config, runs, show, sync, report) or use "
+            "--help",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -210,7 +214,65 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds to keep retrying a backend whose writes fail (default: 60)",
     )
     sync.set_defaults(handler=_cmd_sync)
+    _add_report_parser(sub)
     return parser
+
+
+def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from tracelet.viewer import report as defaults  # its module-level imports are light
+
+    report = sub.add_parser(
+        "report",
+        help="write one self-contained HTML file comparing runs",
+        description="Write one HTML file (no server, no network) with a chart per metric and a "
+        "line per run, system metrics, params with the differences highlighted, images and "
+        "figures, tags, status, times and where each run is in the other backends. RUN is a run "
+        "folder, a run id, a run name (its latest run) or 'latest', looked up under local.path "
+        "(or --root); without RUN, every run there. --project, --group and --where keep the "
+        'runs that match all of them. Needs plotly (pip install "plotly>=6").',
+    )
+    report.add_argument("runs", nargs="*", metavar="RUN")
+    report.add_argument(
+        "-o",
+        "--output",
+        default=defaults.DEFAULT_OUTPUT,
+        metavar="FILE",
+        help=f"the HTML file to write (default: {defaults.DEFAULT_OUTPUT})",
+    )
+    report.add_argument("--project", help="only this project's runs")
+    report.add_argument("--group", help="only this group's runs")
+    report.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="COND",
+        help="only runs whose param satisfies NAME OP VALUE, OP one of = != < <= > >= "
+        "(numbers compare as numbers); repeat to require several",
+    )
+    report.add_argument(
+        "--root", metavar="PATH", help="where to look runs up (default: local.path)"
+    )
+    report.add_argument(
+        "--max-points",
+        type=int,
+        default=defaults.DEFAULT_MAX_POINTS,
+        metavar="N",
+        help="points per curve and run at most; longer curves are downsampled keeping each "
+        f"bucket's first, min, max and last point (default: {defaults.DEFAULT_MAX_POINTS})",
+    )
+    report.add_argument(
+        "--media",
+        type=int,
+        default=defaults.DEFAULT_MEDIA_LIMIT,
+        metavar="N",
+        help="images, figures and texts shown per name and run: the last N by step "
+        f"(default: {defaults.DEFAULT_MEDIA_LIMIT})",
+    )
+    report.add_argument(
+        "--jobs", type=int, default=None, metavar="N", help="processes reading runs (default: CPUs)"
+    )
+    report.add_argument("--title", help="the page title (default: the run names)")
+    report.set_defaults(handler=_cmd_report)
 
 
 def _configure_logging() -> None:
@@ -408,6 +470,23 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         )
     print_table(table)
     return 0 if all(r.ok for r in results) else EXIT_INCOMPLETE
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tracelet.viewer.report import report_command
+
+    return report_command(
+        args.runs,
+        output=args.output,
+        root=lambda: _runs_root(args.root),
+        project=args.project,
+        group=args.group,
+        where=args.where,
+        max_points=args.max_points,
+        media_limit=args.media,
+        jobs=args.jobs,
+        title=args.title,
+    )
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
