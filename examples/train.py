@@ -177,17 +177,24 @@ def main() -> None:
     print("The run is stored in:")
     for backend, location in run.locations().items():
         print(f"  {backend}: {location}")
-    print("Look at it with:")
-    local = run.locations().get("local")
-    if local:
-        print(f"  {_venv_command('tracelet')} show {os.path.relpath(local)}")
-    mlflow_ui = run.locations().get("mlflow") or ""
-    if mlflow_ui.startswith("mlflow ui "):  # a database store: MLflow's UI serves it
-        print(f"  {_venv_command('mlflow')}{mlflow_ui.removeprefix('mlflow')}")
+    _print_commands(run)
     stats = run.stats()
     lost = {name: s for name, s in stats.items() if s.pending or s.failed or s.dropped}
     if lost:
         raise SystemExit(f"some records were not delivered: {lost}")
+
+
+def _print_commands(run: tracelet.Run) -> None:
+    """The commands that show the run: in the terminal, as an HTML page, in MLflow's UI."""
+    print("Look at it with:")
+    local = run.links["local"].path if "local" in run.links else None
+    if local:
+        folder = os.path.relpath(local)
+        print(f"  {_venv_command('tracelet')} show {folder}          # curves in the terminal")
+        print(f"  {_venv_command('tracelet')} report {folder} -o report.html  # one HTML page")
+    mlflow_ui = run.locations().get("mlflow") or ""
+    if mlflow_ui.startswith("mlflow ui "):  # a database store: MLflow's UI serves it
+        print(f"  {_venv_command('mlflow')}{mlflow_ui.removeprefix('mlflow')}")
 
 
 def _venv_command(name: str) -> str:

@@ -26,7 +26,7 @@ install_project() {
     python -m pip install --quiet -c requirements/constraints.txt \
         -e packages/tracelet-core -e packages/tracelet-collectors -e packages/tracelet-mlflow \
         -e packages/tracelet-wandb -e packages/tracelet-clearml -e packages/tracelet-aim \
-        -e . "$@"
+        -e ".[report]" "$@"
     if [ "$(head -n1 "$stamp" 2>/dev/null)" != "$inputs" ]; then
         echo "$inputs" >"$stamp"
     fi

@@ -1,4 +1,5 @@
-"""The captures import nothing of torch, TensorBoard or Lightning unless the user's code does."""
+"""The captures import nothing of torch, TensorBoard, Lightning or Hugging Face unless the user's
+code does."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from pathlib import Path
 import pytest
 from support.processes import run
 
-HEAVY = ("torch", "tensorboard", "tensorboardX", "lightning", "pytorch_lightning", "numpy")
+HEAVY = (
+    "torch",
+    "tensorboard",
+    "tensorboardX",
+    "lightning",
+    "pytorch_lightning",
+    "numpy",
+    "transformers",
+    "accelerate",
+)
 
 SCRIPT = """
 import sys
@@ -16,6 +26,7 @@ import sys
 import tracelet
 run = tracelet.start_logging("soft", backend="local", config={{
     "local": {{"path": "runs"}}, "capture_tensorboard": True, "capture_lightning": True,
+    "capture_transformers": True,
 }})
 run.log_metric("loss", 0.5, step=0)
 assert run.stop()

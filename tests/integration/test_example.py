@@ -33,6 +33,17 @@ def test_train_example_logs_a_complete_run(tmp_path: Path) -> None:
     stored = runs[0]
     assert stored.status == "finished"
     assert str(stored.path) in result.stdout, "the script tells the user where the run is"
+    # It ends with the commands that show the run; they work as printed.
+    output = {}
+    for command in ("show", "report"):
+        line = next(x for x in result.stdout.splitlines() if f"tracelet {command} " in x)
+        printed = line.split("#")[0].split()
+        args = printed[printed.index(command) :]
+        shown = run([sys.executable, "-m", "tracelet.cli", *args], tmp_path, timeout=120)
+        assert shown.returncode == 0, shown.stderr
+        output[command] = shown.stdout
+    assert "train" in [x.strip() for x in output["show"].splitlines()]  # the chart of train/*
+    assert "train/loss" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
     steps_per_epoch = -(-480 // 16)
     loss = stored.metric_history("train/loss")

@@ -1,8 +1,8 @@
 """The plugin: registers Tracelet's collectors (entry point ``collectors`` in group ``tracelet``).
 
 Importing it imports no collector library (psutil, NVML, GitPython) and nothing of torch,
-TensorBoard or Lightning; each factory imports its own module when a run starts. Each
-collector's keys (:mod:`tracelet_collectors.settings`) are top-level settings.
+TensorBoard, Lightning or transformers; each factory imports its own module when a run starts.
+Each collector's keys (:mod:`tracelet_collectors.settings`) are top-level settings.
 """
 
 from __future__ import annotations
@@ -76,4 +76,12 @@ def tracelet_register_collectors(register: RegisterCollector) -> None:
         top_level=True,
         description="A TraceletLogger added to Lightning Trainers built without one "
         "(capture_lightning).",
+    )
+    register(
+        "transformers",
+        _factory("transformers_capture"),
+        settings=settings.TransformersSettings,
+        top_level=True,
+        description="A TraceletCallback added to Hugging Face Trainers, whose own callbacks "
+        "for the run's backends are removed (capture_transformers).",
     )

@@ -73,3 +73,14 @@ class LightningSettings(SectionModel):
         description="Add a TraceletLogger to every Lightning Trainer built without one while "
         "a run is active.",
     )
+
+
+class TransformersSettings(SectionModel):
+    """The ``transformers`` capture."""
+
+    capture_transformers: bool = Field(
+        True,
+        description="Add a TraceletCallback to every Hugging Face Trainer built while a run is "
+        "active, and remove its own MLflow, W&B, ClearML and AIM callbacks for the backends "
+        "the run sends to.",
+    )

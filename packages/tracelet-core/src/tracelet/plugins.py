@@ -93,6 +93,7 @@ FIRST_PARTY_COLLECTOR_KEYS: frozenset[str] = frozenset(
         "include_uncommitted_changes",
         "capture_tensorboard",
         "capture_lightning",
+        "capture_transformers",
         "track_environment",
     }
 )

@@ -1,0 +1,376 @@
+"""Hugging Face ``Trainer``: ``TraceletCallback`` and the capture that adds it, with the real
+transformers on a tiny torch model built here (nothing is downloaded), read back from the
+``local`` backend and from MLflow (sqlite)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import transformers
+from support.mlflow_reading import find_run, metric_history
+from support.mlflow_server import MLFLOW_ENV
+from support.processes import run as run_process
+
+import tracelet
+from tracelet.backends.local import read_run
+from tracelet_collectors.transformers import TraceletCallback
+
+STEPS = 30
+EVAL_STEPS = 10
+#: What the Trainer reports through ``on_log`` at every step, and at each evaluation.
+TRAIN_KEYS = ("loss", "grad_norm", "learning_rate", "epoch")
+EVAL_KEYS = ("eval_loss", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second")
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for name, value in MLFLOW_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One sqlite MLflow store for the module (creating one takes seconds); each test writes
+    to experiments of its own."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+class Regressor(torch.nn.Module):  # type: ignore[misc]
+    """Two linear layers; ``forward`` returns ``{"loss": ...}`` as a Trainer needs."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__()
+        self.hidden = torch.nn.Linear(4, 8)
+        self.out = torch.nn.Linear(8, 1)
+        if config is not None:
+            self.config = config
+
+    def forward(self, x: Any, labels: Any = None) -> dict[str, Any]:
+        pred = self.out(torch.relu(self.hidden(x))).squeeze(-1)
+        return {"loss": torch.nn.functional.mse_loss(pred, labels)}
+
+
+def dataset(n: int, seed: int) -> list[dict[str, Any]]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    return [{"x": row, "labels": row.sum()} for row in x]
+
+
+class Recorder(transformers.TrainerCallback):  # type: ignore[misc]
+    """Keeps what the Trainer passed to ``on_log``: ``(global_step, logs)``."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, dict[str, float]]] = []
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+        self.seen.append((state.global_step, dict(logs)))
+
+    def points(self, key: str) -> list[tuple[int, float]]:
+        return [(step, logs[key]) for step, logs in self.seen if key in logs]
+
+
+def trainer(
+    tmp_path: Path, *, callbacks: list[Any] | None = None, config: Any = None, **args: Any
+) -> Any:
+    options: dict[str, Any] = {
+        "output_dir": str(tmp_path / "out"),
+        "max_steps": STEPS,
+        "logging_steps": 1,
+        "eval_strategy": "steps",
+        "eval_steps": EVAL_STEPS,
+        "per_device_train_batch_size": 8,
+        "learning_rate": 0.01,
+        "use_cpu": True,
+        "save_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
+        **args,
+    }
+    return transformers.Trainer(
+        model=Regressor(config),
+        args=transformers.TrainingArguments(**options),
+        train_dataset=dataset(64, 0),
+        eval_dataset=dataset(16, 1),
+        callbacks=callbacks,
+    )
+
+
+def start(store: str, project: str, **config: Any) -> tracelet.Run:
+    return tracelet.start_logging(
+        exp_name="hf",
+        project=project,
+        backend=["local", "mlflow"],
+        config={"local": {"path": "runs"}, "mlflow": {"tracking_uri": store}, **config},
+    )
+
+
+def names(fit: Any) -> list[str]:
+    return [type(cb).__name__ for cb in fit.callback_handler.callbacks]
+
+
+def assert_stored_what_hf_reported(run: tracelet.Run, store: str, recorder: Recorder) -> None:
+    """Every numeric value the Trainer passed to ``on_log`` is in the run, in ``local`` and in
+    MLflow, at the Trainer's ``global_step``, under its own name."""
+    local = read_run(run.locations()["local"])
+    mlrun = find_run(store, run)
+    for key in (*TRAIN_KEYS, *EVAL_KEYS, "train_loss", "train_runtime", "total_flos"):
+        expected = recorder.points(key)
+        assert expected, f"the Trainer reported no {key!r}"
+        assert [(m.step, m.value) for m in local.metric_history(key)] == expected, key
+        stored = [(s, v) for s, v, _ in metric_history(store, mlrun.info.run_id, key)]
+        if key == "epoch":  # logged twice at each evaluation's step, with the same value
+            assert sorted(set(stored)) == sorted(set(expected))
+        else:
+            assert stored == expected, key
+    assert [s for s, _ in recorder.points("loss")] == list(range(1, STEPS + 1))
+    assert [s for s, _ in recorder.points("eval_loss")] == [10, 20, 30]
+
+
+def test_a_trainer_built_in_a_run_logs_what_hf_reports(tmp_path: Path, store: str) -> None:
+    run = start(store, "captured")
+    recorder = Recorder()
+    fit = trainer(tmp_path, callbacks=[recorder])
+    assert names(fit) == ["DefaultFlowCallback", "TraceletCallback", "Recorder", "PrinterCallback"]
+    fit.train()
+    assert run.status == "running", "the user's run stays open after train()"
+    assert run.stop()
+
+    assert_stored_what_hf_reported(run, store, recorder)
+    local = read_run(run.locations()["local"])
+    mlparams = find_run(store, run).data.params
+    for key, value in (
+        ("args/learning_rate", 0.01),
+        ("args/max_steps", STEPS),
+        ("args/per_device_train_batch_size", 8),
+        ("args/eval_strategy", "steps"),
+        ("args/report_to", "[]"),
+        ("args/hub_token", "<HUB_TOKEN>"),
+    ):
+        assert local.params[key] == value, key
+        assert mlparams[key] == str(value), key
+    assert not any(k.startswith("model/") for k in local.params)  # a model without a config
+
+
+def test_report_to_mlflow_reaches_mlflow_once(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "hf-once")
+    run = start(store, "hf-once")
+    recorder = Recorder()
+    fit = trainer(tmp_path, callbacks=[recorder], report_to=["mlflow"])
+    assert "MLflowCallback" not in names(fit)
+    fit.train()
+    mlflow.flush_async_logging()
+    assert run.stop()
+
+    assert loss_points(store, "hf-once") == [recorder.points("loss")]
+    assert_stored_what_hf_reported(run, store, recorder)
+
+
+def test_with_the_capture_off_both_callbacks_log(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the capture prevents: HF's MLflowCallback and a TraceletCallback, both to MLflow."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "hf-twice")
+    run = start(store, "hf-twice", capture_transformers=False)
+    recorder = Recorder()
+    fit = trainer(tmp_path, callbacks=[TraceletCallback(), recorder], report_to=["mlflow"])
+    assert names(fit).count("MLflowCallback") == 1
+    fit.train()
+    mlflow.flush_async_logging()
+    assert run.stop()
+
+    assert loss_points(store, "hf-twice") == [recorder.points("loss")] * 2
+
+
+def loss_points(store: str, experiment: str) -> list[list[tuple[int, float]]]:
+    """The ``loss`` history of each MLflow run of ``experiment`` that has one."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(store)
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None
+    histories = []
+    for mlrun in client.search_runs([found.experiment_id]):
+        history = [(s, v) for s, v, _ in metric_history(store, mlrun.info.run_id, "loss")]
+        if history:
+            histories.append(history)
+    return histories
+
+
+def test_the_capture_leaves_alone_what_it_should(tmp_path: Path) -> None:
+    from transformers.trainer_callback import CallbackHandler
+
+    original = vars(CallbackHandler)["on_init_end"]
+    run = tracelet.start_logging("hf", backend="local", config={"local": {"path": "runs"}})
+    given = TraceletCallback(run)
+    fit = trainer(tmp_path, callbacks=[given])
+    assert [cb for cb in fit.callback_handler.callbacks if isinstance(cb, TraceletCallback)] == [
+        given
+    ]
+    # report_to for a tracker the run does not send to is kept
+    assert "MLflowCallback" in names(trainer(tmp_path, report_to=["mlflow"]))
+    assert run.stop()
+    assert vars(CallbackHandler)["on_init_end"] is original
+    assert "TraceletCallback" not in names(trainer(tmp_path))
+
+    run = tracelet.start_logging("hf", backend="local", config={"capture_transformers": False})
+    assert "TraceletCallback" not in names(trainer(tmp_path))
+    assert run.stop()
+
+
+def test_tensorboard_callback_values_arrive_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.tensorboard_reading import read_events
+
+    monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(tmp_path / "tb"))
+    run = tracelet.start_logging("hf", backend="local", config={"local": {"path": "runs"}})
+    recorder = Recorder()
+    fit = trainer(tmp_path, callbacks=[recorder], report_to=["tensorboard"])
+    fit.train()
+    assert run.stop()
+
+    local = read_run(run.locations()["local"])
+    assert [(m.step, m.value) for m in local.metric_history("loss")] == recorder.points("loss")
+    assert not [n for n in local.metrics if n.startswith(("train/", "eval/"))]  # TB's names
+    events = read_events(tmp_path / "tb")
+    assert [step for step, _ in events.scalars["train/loss"]] == list(range(1, STEPS + 1))
+
+
+def test_a_callback_without_a_run_starts_one_and_stops_it(tmp_path: Path) -> None:
+    config = transformers.PretrainedConfig(hidden_size=8, id2label={0: "low", 1: "high"})
+    callback = TraceletCallback(
+        log_model=True,
+        split=True,
+        exp_name="own",
+        backend="local",
+        config={"local": {"path": "runs"}},
+    )
+    recorder = Recorder()
+    fit = trainer(tmp_path, callbacks=[callback, recorder], config=config)
+    assert tracelet.get_active_run() is None
+    fit.train()
+    run = callback.run
+    assert run is not None
+    assert run.name == "own"
+    assert run.status == "finished"
+
+    local = read_run(run.locations()["local"])
+    for hf_name, name in (
+        ("loss", "train/loss"),
+        ("learning_rate", "train/learning_rate"),
+        ("eval_loss", "eval/loss"),
+        ("train_runtime", "train/train_runtime"),
+    ):
+        assert [(m.step, m.value) for m in local.metric_history(name)] == recorder.points(hf_name)
+    assert "loss" not in local.metrics
+    assert local.params["model/hidden_size"] == 8
+    assert local.params["model/id2label/1"] == "high"
+    assert local.params["args/max_steps"] == STEPS
+    weights = local.artifact_files()["model/pytorch_model.bin"]
+    saved = torch.load(weights, weights_only=True)
+    assert torch.equal(saved["out.weight"], fit.model.out.weight)
+
+
+def test_only_world_process_zero_logs(tmp_path: Path) -> None:
+    callback = TraceletCallback(backend="local")
+    args = transformers.TrainingArguments(output_dir=str(tmp_path), use_cpu=True)
+    state = transformers.TrainerState(is_world_process_zero=False, global_step=3)
+    control = transformers.TrainerControl()
+    callback.on_train_begin(args, state, control, model=Regressor())
+    callback.on_log(args, state, control, logs={"loss": 0.5})
+    callback.on_train_end(args, state, control, model=Regressor())
+    assert callback.run is None
+    assert tracelet.get_active_run() is None
+
+
+def test_values_that_are_not_numbers_are_left_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = tracelet.start_logging("hf", backend="local", config={"local": {"path": "runs"}})
+    callback = TraceletCallback(prefix="hf/")
+    args = transformers.TrainingArguments(output_dir=str(tmp_path), use_cpu=True)
+    control = transformers.TrainerControl()
+    for step in (1, 2):
+        state = transformers.TrainerState(global_step=step)
+        logs = {"loss": torch.tensor(0.5 * step), "tokens": step, "note": "x", "hist": [1, 2]}
+        callback.on_log(args, state, control, logs=logs)
+    assert run.stop()
+    local = read_run(run.locations()["local"])
+    assert {n: [(m.step, m.value) for m in h] for n, h in local.metrics.items()} == {
+        "hf/loss": [(1, 0.5), (2, 1.0)],
+        "hf/tokens": [(1, 1.0), (2, 2.0)],
+    }
+    warnings = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert len(warnings) == 2  # once per name
+
+
+SOFT = """
+import sys
+import tracelet
+run = tracelet.start_logging("soft", backend="local", config={"local": {"path": "runs"}})
+run.log_metric("loss", 0.5, step=0)
+assert run.stop()
+loaded = sorted(m for m in ("transformers", "accelerate", "torch") if m in sys.modules)
+assert not loaded, f"imported: {loaded}"
+print("ok")
+"""
+
+
+def test_a_run_imports_nothing_of_transformers(tmp_path: Path) -> None:
+    script = tmp_path / "soft.py"
+    script.write_text(SOFT)
+    result = run_process([sys.executable, script], tmp_path, collectors_off=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_the_callbacks_of_the_runs_trackers_are_removed() -> None:
+    from types import SimpleNamespace
+
+    from transformers.integrations import ClearMLCallback, MLflowCallback, WandbCallback
+    from transformers.trainer_callback import DefaultFlowCallback, PrinterCallback
+
+    from tracelet_collectors.transformers_capture import adapt_callbacks
+
+    callbacks = [
+        DefaultFlowCallback(),
+        MLflowCallback(),
+        WandbCallback(),
+        ClearMLCallback(),
+        PrinterCallback(),
+    ]
+    adapt_callbacks(callbacks, SimpleNamespace(backends=("local", "wandb", "clearml")))
+    assert [type(cb).__name__ for cb in callbacks] == [
+        "DefaultFlowCallback",
+        "TraceletCallback",
+        "MLflowCallback",  # the run does not send to MLflow
+        "PrinterCallback",
+    ]
+
+
+def test_aims_callback_is_removed_before_it_starts_a_run(tmp_path: Path) -> None:
+    from aim.hugging_face import AimCallback
+
+    run = tracelet.start_logging(
+        "hf",
+        backend=["local", "aim"],
+        config={"local": {"path": "runs"}, "aim": {"repo_path": str(tmp_path / "aim")}},
+    )
+    aim_callback = AimCallback(repo=str(tmp_path / "aim"), log_system_params=False)
+    fit = trainer(tmp_path, callbacks=[aim_callback])
+    assert names(fit) == ["DefaultFlowCallback", "TraceletCallback", "PrinterCallback"]
+    assert aim_callback._run is None  # its setup, at on_init_end, never ran
+    assert run.stop()
