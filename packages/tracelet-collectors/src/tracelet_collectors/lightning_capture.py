@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tracelet.threads import in_tracelet
 from tracelet_collectors.lightning_logger import is_tracelet_logger, logger_class
 from tracelet_collectors.patching import PatchCollector, RunPatcher, Wrap
-from tracelet_collectors.tensorboard import not_captured
+from tracelet_collectors.tensorboard import uncaptured
 
 if TYPE_CHECKING:
     from tracelet.run import Run
@@ -67,16 +67,7 @@ def add_tracelet_logger(trainer: Any, package: str, run: Run) -> None:
     for lg in loggers:
         if type(lg).__name__ == "TensorBoardLogger":
             for method in _TENSORBOARD_LOGGER_METHODS:
-                setattr(lg, method, _uncaptured(getattr(lg, method)))
-
-
-def _uncaptured(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        with not_captured():
-            return method(*args, **kwargs)
-
-    return call
+                setattr(lg, method, uncaptured(getattr(lg, method)))
 
 
 def create(settings: Any) -> PatchCollector | None:

@@ -255,6 +255,18 @@ _capture = _Capture()
 not_captured = _capture.not_captured
 
 
+def uncaptured(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` wrapped so that the ``SummaryWriter`` calls it makes are not sent to the run:
+    for a framework's own TensorBoard logger, whose values the run gets another way."""
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with not_captured():
+            return method(*args, **kwargs)
+
+    return call
+
+
 def create(settings: Any) -> PatchCollector | None:
     """The factory: a capture when ``capture_tensorboard`` is on."""
     return PatchCollector(_capture.patcher) if settings.capture_tensorboard else None

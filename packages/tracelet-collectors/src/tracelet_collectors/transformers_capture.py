@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracelet.threads import in_tracelet
 from tracelet_collectors.patching import PatchCollector, RunPatcher
-from tracelet_collectors.tensorboard import not_captured
+from tracelet_collectors.tensorboard import uncaptured
 
 if TYPE_CHECKING:
     from tracelet.run import Run
@@ -90,21 +90,12 @@ def adapt_callbacks(callbacks: list[Any], run: Run) -> None:
             )
         elif _kind(callback) == _TENSORBOARD_CALLBACK:
             for event in _TENSORBOARD_EVENTS:
-                setattr(callback, event, _uncaptured(getattr(callback, event)))
+                setattr(callback, event, uncaptured(getattr(callback, event)))
     if not any(isinstance(callback, TraceletCallback) for callback in callbacks):
         at = 0
         while at < len(callbacks) and isinstance(callbacks[at], DefaultFlowCallback):
             at += 1
         callbacks.insert(at, TraceletCallback(run))
-
-
-def _uncaptured(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        with not_captured():
-            return method(*args, **kwargs)
-
-    return call
 
 
 def create(settings: Any) -> PatchCollector | None:
