@@ -692,3 +692,25 @@ def test_a_link_is_made_from_the_location_with_passwords_masked(tmp_path: Path) 
     assert link(str(tmp_path / "missing")) == RunLink()  # neither a URL nor a path that exists
     assert link(None) == RunLink()
     assert link("x", fails=True) == RunLink()
+
+
+def test_a_second_ctrl_c_before_stop_catches_it_still_closes_the_journal(
+    host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second Ctrl-C at exit can land anywhere in Run.stop, even before its own handler
+    (here: raised at its very start, where a signal may arrive): the run folder still ends
+    ``killed`` with everything the journal had."""
+    run = start(host, ["local", "memory"], flush_interval=60)
+    for step in range(100):
+        run.log_metric("x", float(step), step=step)
+
+    def interrupted(_run: Run) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "_on_stop", interrupted)
+    monkeypatch.setattr(session, "_exit_status", "killed")
+    session._stop_all_at_exit()
+    stored = read(run, "local")
+    assert stored["status"] == "killed"
+    assert stored["metrics"]["x"] == [(s, float(s)) for s in range(100)]
+    session._forget(run)

@@ -247,6 +247,9 @@ def test_a_users_own_fluent_run_is_not_disturbed(sqlite_store: str) -> None:
 
     mlflow.set_tracking_uri(sqlite_store)
     try:
+        # An experiment of its own: the fluent API's active experiment is process-wide, and an
+        # earlier test (HF's MLflowCallback) may have left one of another store.
+        mlflow.set_experiment("fluent-user")
         with mlflow.start_run(run_name="user-run") as user_run:
             mlflow.log_metric("user_metric", 1.0)
             run = start(sqlite_store)

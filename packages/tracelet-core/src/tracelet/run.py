@@ -50,6 +50,7 @@ class Run:
 
     __slots__ = (
         "__weakref__",
+        "_abandoned",
         "_accepting",
         "_auto_steps",
         "_backends",
@@ -105,6 +106,7 @@ class Run:
         self._journal_path = journal_path
         self._on_stop = on_stop
         self._stop_result = True
+        self._abandoned = False
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -607,16 +609,23 @@ class Run:
                 timeout = self._resolved.settings.shutdown_timeout if self._resolved else 30.0
             ok = self._dispatcher.shutdown(status, timeout)
         except KeyboardInterrupt:
-            # Ctrl-C while stopping: stop waiting, close what can be closed, say what is left.
-            self._accepting = False
-            self._stop_result = False
-            self._dispatcher.abandon(status)
-            self._report_gaps()
+            self._abandon(status)
             raise
         if not ok:
             self._report_gaps()
         self._stop_result = ok
         return ok
+
+    def _abandon(self, status: RunStatus) -> None:
+        """Ctrl-C while stopping: stop waiting, close what can be closed (the journal first of
+        all), say what is left. Done once, however many times it is asked."""
+        if self._abandoned:
+            return
+        self._abandoned = True
+        self._accepting = False
+        self._stop_result = False
+        self._dispatcher.abandon(status)
+        self._report_gaps()
 
     def pending(self) -> dict[str, int]:
         """Records each backend has not received yet (queued or being retried)."""

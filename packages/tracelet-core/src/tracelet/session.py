@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
@@ -445,7 +446,10 @@ def _stop_all_at_exit() -> None:
         try:
             run.stop(_exit_status)
         except KeyboardInterrupt:
-            pass  # Run.stop closed what it could and said what is left
+            # The second Ctrl-C may come before Run.stop got to its own handler: close what
+            # can be closed and say what is left here (once, if Run.stop did already).
+            with contextlib.suppress(KeyboardInterrupt):  # a third Ctrl-C
+                run._abandon(_exit_status)
         except Exception:
             logger.exception("tracelet: stopping run %r at exit failed", run.name)
 
