@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from _util import fmt_float, fmt_int, load_average, median, section, table
+from _util import fmt_float, fmt_int, load_average, median, table
 
 from tracelet.run import Run
 
@@ -107,18 +107,6 @@ def exit_hooks_kept() -> Iterator[None]:
         yield
     finally:
         sys.exit, sys.excepthook = hooks
-
-
-def summary(problems: Sequence[str]) -> int:
-    """Print the summary section; the exit status: 0 without problems, else 1."""
-    print(section("Summary"))
-    print(f"finished{load_average()}")
-    if problems:
-        for problem in problems:
-            print(f"FAILED: {problem}")
-        return 1
-    print("all correctness checks passed (timing targets are reported above, not enforced)")
-    return 0
 
 
 # -- section 1: caller cost ------------------------------------------------------------------

@@ -115,6 +115,18 @@ def load_average() -> str:
     return f", load average {os.getloadavg()[0]:.2f}"
 
 
+def summary(problems: Sequence[str]) -> int:
+    """Print the summary section; the exit status: 0 without problems, else 1."""
+    print(section("Summary"))
+    print(f"finished{load_average()}")
+    if problems:
+        for problem in problems:
+            print(f"FAILED: {problem}")
+        return 1
+    print("all correctness checks passed (timing targets are reported above, not enforced)")
+    return 0
+
+
 def check_delivered(run: Run, expected: int) -> list[str]:
     """Stop the run; the problems found if it did not deliver exactly ``expected`` points."""
     ok = run.stop()

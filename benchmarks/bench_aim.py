@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import _backend_bench as common
-from _util import COLLECTORS_OFF, check_delivered, clean_workdir, section
+from _util import COLLECTORS_OFF, check_delivered, clean_workdir, section, summary
 
 import tracelet
 from tracelet.run import Run
@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: bench_calls(sizes, repo),
             lambda: bench_end_to_end(sizes, repo),
         )
-    return common.summary(problems)
+    return summary(problems)
 
 
 if __name__ == "__main__":

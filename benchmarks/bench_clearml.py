@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import _backend_bench as common
-from _util import COLLECTORS_OFF, check_delivered, clean_workdir, section
+from _util import COLLECTORS_OFF, check_delivered, clean_workdir, section, summary
 
 import tracelet
 from tracelet.run import Run
@@ -369,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: bench_calls(sizes),
             lambda: bench_end_to_end(sizes),
         )
-    return common.summary(problems)
+    return summary(problems)
 
 
 if __name__ == "__main__":

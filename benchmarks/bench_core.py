@@ -48,6 +48,7 @@ from _util import (
     load_average,
     median,
     section,
+    summary,
     table,
 )
 
@@ -725,14 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "import" in only:
         problems += bench_import(sizes, args.module, args.importtime)
 
-    print(section("Summary"))
-    print(f"finished{load_average()}")
-    if problems:
-        for problem in problems:
-            print(f"FAILED: {problem}")
-        return 1
-    print("all correctness checks passed (timing targets are reported above, not enforced)")
-    return 0
+    return summary(problems)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import _backend_bench as common
-from _util import COLLECTORS_OFF, check_delivered, clean_workdir, section
+from _util import COLLECTORS_OFF, check_delivered, clean_workdir, section, summary
 
 import tracelet
 from tracelet.run import Run
@@ -282,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: bench_calls(sizes, uri),
             lambda: bench_end_to_end(sizes, uri),
         )
-    return common.summary(problems)
+    return summary(problems)
 
 
 if __name__ == "__main__":

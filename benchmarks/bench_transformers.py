@@ -44,8 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from _backend_bench import summary
-from _util import COLLECTORS_OFF, clean_workdir, fmt_float, load_average, section, table
+from _util import COLLECTORS_OFF, clean_workdir, fmt_float, load_average, section, summary, table
 
 import tracelet
 

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import _backend_bench as common
-from _util import COLLECTORS_OFF, check_delivered, clean_workdir, fmt_int, section
+from _util import COLLECTORS_OFF, check_delivered, clean_workdir, fmt_int, section, summary
 
 import tracelet
 from tracelet.run import Run
@@ -322,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         finally:
             wandb.teardown()  # stops wandb-core before its folders are deleted
-    return common.summary(problems)
+    return summary(problems)
 
 
 if __name__ == "__main__":
