@@ -8,6 +8,7 @@ import json
 import math
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -104,6 +105,39 @@ def test_stop_twice_gives_the_same_answer_and_undelivered_is_not_pending(
     assert run.stats()["local"].delivered == 300
     state = delivery_file(run, "failing")
     assert (state["seq"], state["closed"]) == (0, False)
+
+
+def test_abandoning_a_stop_in_progress_still_closes_the_run_folder(
+    host: PluginHost, gates: list[Gated], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second Ctrl-C interrupts ``stop`` after it queued the close, while the router is still
+    writing: abandoning waits for that close, so the folder never stays 'running'."""
+    slow = Gated()
+    gates.append(slow)
+    run = start(host, {"slow": slow})
+    run.log_metric("x", 0.0, step=0)
+    assert slow.entered.wait(10)
+    journal = run._dispatcher.journal  # type: ignore[union-attr]
+    assert journal is not None
+    assert run.journal_path is not None
+    write, writing = journal.write, threading.Event()
+
+    def slow_write(batch: Batch) -> None:
+        writing.set()
+        time.sleep(0.5)  # the router is busy when the close is queued
+        write(batch)
+
+    monkeypatch.setattr(journal, "write", slow_write)
+    run.log_metric("x", 1.0, step=1)
+    assert writing.wait(10)
+    stopping = threading.Thread(target=run.stop, kwargs={"status": "killed", "timeout": 30})
+    stopping.start()
+    wait_for(lambda: run._dispatcher._closing)  # type: ignore[union-attr]
+    run._dispatcher.abandon("killed", grace=0.05)  # type: ignore[union-attr]
+    assert read_run(run.journal_path).status == "killed"
+    assert [p.step for p in read_run(run.journal_path).metrics["x"]] == [0, 1]
+    slow.gate.set()
+    stopping.join(30)
 
 
 def test_without_a_journal_there_is_no_run_folder(host: PluginHost, tmp_path: Path) -> None:

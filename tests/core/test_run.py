@@ -714,3 +714,24 @@ def test_a_second_ctrl_c_before_stop_catches_it_still_closes_the_journal(
     assert stored["status"] == "killed"
     assert stored["metrics"]["x"] == [(s, float(s)) for s in range(100)]
     session._forget(run)
+
+
+def test_a_second_ctrl_c_while_saying_what_is_waited_for_still_closes_the_journal(
+    host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other place a second Ctrl-C lands: while the "press Ctrl-C again" line is written."""
+    run = start(host, ["local", "memory"], flush_interval=60)
+    for step in range(100):
+        run.log_metric("x", float(step), step=step)
+
+    class Interrupted(io.StringIO):
+        def write(self, text: str) -> int:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys, "stderr", Interrupted())
+    monkeypatch.setattr(session, "_exit_status", "killed")
+    session._stop_all_at_exit()
+    stored = read(run, "local")
+    assert stored["status"] == "killed"
+    assert stored["metrics"]["x"] == [(s, float(s)) for s in range(100)]
+    session._forget(run)

@@ -66,6 +66,10 @@ logger = logging.getLogger("tracelet.dispatch")
 #: At shutdown, failing writes are given up this long (or 10% of the timeout, if less) before
 #: the deadline, so that every backend can still be closed in time.
 CLOSE_RESERVE = 1.0
+#: Longest :meth:`Dispatcher.abandon` waits for the router to close the journal (seconds). It is
+#: local and its writes give up once abandoned, so this is reached only on a stuck disk.
+JOURNAL_CLOSE_WAIT = 30.0
+
 #: Most records a backend's worker holds in memory when there is a journal; further behind, it
 #: reads the journal.
 LIVE_QUEUE_LIMIT = 100_000
@@ -145,6 +149,7 @@ class Dispatcher:
         self._requests: deque[_FlushAll | _CloseAll] = deque()
         self._control = threading.Lock()  # orders flush requests against the close request
         self._closing = False  # shutdown was called: no more flush requests
+        self._close_message: _CloseAll | None = None
         self._closed = False  # the router has routed its last records
         self._give_up_at: float | None = None
         self._thread = TraceletThread(target=self._run, name="tracelet-router")
@@ -246,6 +251,7 @@ class Dispatcher:
             if self._closing:
                 return None
             self._closing = True
+            self._close_message = message
             self._requests.append(message)
         # Set the deadline now rather than when the router gets to the request: a router
         # blocked on a full queue (overflow_policy="block") must stop waiting first.
@@ -263,13 +269,21 @@ class Dispatcher:
         now = time.monotonic()
         for worker in self.workers.values():
             worker.stop_writing()
-        message = self._request_close(status, now)
+        self._request_close(status, now)
         self._give_up_at = now
         for worker in self.workers.values():
             worker.begin_close(now)
+        # Whoever queued the close (shutdown, usually, which this interrupts), wait for the
+        # router to carry it out: the journal is local, its writes give up from now on, and
+        # a process that exits before the close leaves its run folder 'running'.
+        close = self._close_message
+        if close is not None and not close.routed.wait(JOURNAL_CLOSE_WAIT):
+            logger.error(
+                "tracelet: the journal was not closed within %gs; `tracelet sync` still "
+                "delivers what it holds",
+                JOURNAL_CLOSE_WAIT,
+            )
         deadline = now + grace
-        if message is not None:
-            message.routed.wait(grace)
         for worker in self.workers.values():
             if not worker.join(deadline):
                 worker.give_up_pending()

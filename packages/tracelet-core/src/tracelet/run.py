@@ -622,6 +622,9 @@ class Run:
         if self._abandoned:
             return
         self._abandoned = True
+        with self._lock:
+            if self._status == "running":  # interrupted before stop got going
+                self._status = status
         self._accepting = False
         self._stop_result = False
         self._dispatcher.abandon(status)

@@ -433,25 +433,31 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def _stop_all_at_exit() -> None:
     for run in list(_live):
-        waiting = run.pending() if _exit_status == "killed" else {}
-        if waiting:
-            # After Ctrl-C the user waits on us: say for what, once, and how to stop waiting.
-            sys.stderr.write(
-                "tracelet: delivering "
-                + ", ".join(f"{n:,} records to {name}" for name, n in waiting.items())
-                + " before exiting; press Ctrl-C again to stop waiting (the journal keeps "
-                "them for `tracelet sync`)\n"
-            )
-            sys.stderr.flush()
         try:
+            if _exit_status == "killed":
+                _say_what_is_waited_for(run)
             run.stop(_exit_status)
         except KeyboardInterrupt:
-            # The second Ctrl-C may come before Run.stop got to its own handler: close what
-            # can be closed and say what is left here (once, if Run.stop did already).
+            # The second Ctrl-C may come at any point, even while the line above is written
+            # and before Run.stop got to its own handler: close what can be closed and say what
+            # is left here (once, if Run.stop did already).
             with contextlib.suppress(KeyboardInterrupt):  # a third Ctrl-C
                 run._abandon(_exit_status)
         except Exception:
             logger.exception("tracelet: stopping run %r at exit failed", run.name)
+
+
+def _say_what_is_waited_for(run: Run) -> None:
+    """After Ctrl-C the user waits on us: say for what, and how to stop waiting."""
+    waiting = run.pending()
+    if waiting:
+        sys.stderr.write(
+            "tracelet: delivering "
+            + ", ".join(f"{n:,} records to {name}" for name, n in waiting.items())
+            + " before exiting; press Ctrl-C again to stop waiting (the journal keeps "
+            "them for `tracelet sync`)\n"
+        )
+        sys.stderr.flush()
 
 
 def _after_fork_in_child() -> None:
