@@ -127,7 +127,7 @@ def test_the_setting_changes_what_is_collected(
         run = tracelet.start_logging(exp_name=key, backend="memory", config=config)
         assert run.settings is not None
         assert run.settings.source_of([key]) == expected_source
-        assert getattr(run.settings.settings, key) == value
+        assert getattr(run.settings.model, key) == value
         time.sleep(case.seconds)
         assert run.stop()
         collected[value] = case.collected(memory.stored(run))

@@ -96,7 +96,7 @@ def test_a_renamed_key_is_read_as_todays_key_from_each_source(
     with pytest.warns(TraceletDeprecationWarning) as record:
         resolved = resolve_settings(host, config=config)
 
-    assert getattr(resolved.settings, new) == value
+    assert getattr(resolved.model, new) == value
     assert resolved.source_of([new]) == label  # where it was written, under its old name
     (message,) = deprecations(record.list)
     assert message.startswith(f"'{old}' (from {label}) is the earlier name of '{new}'")
@@ -128,7 +128,7 @@ def test_todays_key_in_the_same_source_wins_and_the_warning_says_so(
     with pytest.warns(TraceletDeprecationWarning) as record:
         resolved = resolve_settings(host, config=config)
 
-    assert resolved.settings.track_git_info is True
+    assert resolved.model.track_git_info is True
     assert resolved.source_of(["track_git_info"]) == winner
     (message,) = deprecations(record.list)
     assert message.startswith(
@@ -146,11 +146,11 @@ def test_across_sources_the_usual_precedence_applies(
     monkeypatch.setenv("TRACELET_TRACK_SYSTEM", "false")
     with pytest.warns(TraceletDeprecationWarning):
         resolved = resolve_settings(host)
-    assert resolved.settings.collect_system_metrics is False
+    assert resolved.model.collect_system_metrics is False
     assert resolved.source_of(["collect_system_metrics"]) == "env var TRACELET_TRACK_SYSTEM"
     # ... and an argument with today's name wins over both.
     resolved = resolve_settings(host, config={"collect_system_metrics": True})
-    assert resolved.settings.collect_system_metrics is True
+    assert resolved.model.collect_system_metrics is True
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -161,7 +161,7 @@ def test_a_renamed_key_is_ignored_when_tracelet_collectors_is_not_loaded(
     config, label = give(source, "track_system", False, monkeypatch)
     with pytest.warns(TraceletDeprecationWarning) as record:
         resolved = resolve_settings(bare, config=config)
-    assert not hasattr(resolved.settings, "collect_system_metrics")
+    assert not hasattr(resolved.model, "collect_system_metrics")
     (message,) = deprecations(record.list)
     assert message.startswith(
         f"'track_system' (from {label}) is the earlier name of 'collect_system_metrics', a key "
@@ -218,7 +218,7 @@ def test_backend_url_and_api_key_are_accepted_ignored_and_say_what_to_use(
     config, label = give(source, old, value, monkeypatch)
     with pytest.warns(TraceletDeprecationWarning) as record:
         resolved = resolve_settings(host, backend="local", config=config)
-    assert not hasattr(resolved.settings, old)
+    assert not hasattr(resolved.model, old)
     (message,) = deprecations(record.list)
     assert message.startswith(
         f"'{old}' (from {label}) had no effect in earlier Tracelet releases and is ignored: "
@@ -331,9 +331,9 @@ def test_every_earlier_env_var_at_once_still_starts_runs_that_store_everything(
     for stopped in (first, second):
         settings = stopped.settings
         assert settings is not None
-        assert settings.settings.collect_system_metrics is False  # type: ignore[attr-defined]
-        assert settings.settings.system_metrics_interval == 30  # type: ignore[attr-defined]
-        assert settings.settings.track_environment is True  # type: ignore[attr-defined]
+        assert settings.model.collect_system_metrics is False  # type: ignore[attr-defined]
+        assert settings.model.system_metrics_interval == 30  # type: ignore[attr-defined]
+        assert settings.model.track_environment is True  # type: ignore[attr-defined]
     stored = read_run(first.links["local"].path)
     assert stored.status == "finished"
     assert [(p.step, p.value) for p in stored.metric_history("loss")] == [(2, 0.5)]

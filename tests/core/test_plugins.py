@@ -424,7 +424,7 @@ def test_a_collector_section_is_a_settings_section(host: PluginHost) -> None:
 
     assert host.register(PowerPlugin(), name="power").status == "loaded"
     resolved = resolve_settings(host, config={"power": {"watts_limit": 250}})
-    assert resolved.settings.power.watts_limit == 250  # type: ignore[attr-defined]
+    assert resolved.model.power.watts_limit == 250  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match=r"power\.watt: unknown key in section 'power'"):
         resolve_settings(host, config={"power": {"watt": 1}})
 

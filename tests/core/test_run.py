@@ -563,7 +563,7 @@ def test_run_identity_and_locations(host: PluginHost) -> None:
     assert (run.name, run.project, run.backends) == ("my-exp", "proj", ("memory", "local"))
     assert not run.is_noop
     assert run.settings is not None
-    assert run.settings.settings.flush_interval == 0.05
+    assert run.settings.model.flush_interval == 0.05
     locations = run.locations()
     assert locations["memory"] == f"tracelet.backends.memory.stored({run.id!r})"
     assert locations["local"] is not None

@@ -140,7 +140,7 @@ def test_precedence_is_per_key_across_all_four_layers(
     monkeypatch.setenv("TRACELET_LOCAL__FSYNC", "true")
 
     resolved = resolve_settings(vault_host, project="arg-project", config={"batch_size": 30})
-    s = resolved.settings
+    s = resolved.model
 
     assert s.project == "arg-project"  # argument > file
     assert resolved.source_of(["project"]) == "argument project='arg-project'"
@@ -199,7 +199,7 @@ def test_exp_name_project_and_backend_arguments_beat_every_other_layer(
         backend="memory",
         config={"experiment_name": "c", "project": "c", "backend": "vault"},
     )
-    s = resolved.settings
+    s = resolved.model
     # the named arguments win over the same keys in config, which win over env and file
     assert (s.experiment_name, s.project, s.backend) == ("a", "a", ["memory"])
     assert resolved.source_of(["experiment_name"]) == "argument exp_name='a'"
@@ -229,7 +229,7 @@ def test_env_vars_for_core_keys_sections_and_comma_lists(
     monkeypatch.setenv("TRACELET_LOG_ALL_RANKS", "true")
     monkeypatch.setenv("TRACELET_VAULT__TAGS", "a, b,c")
     monkeypatch.setenv("TRACELET_VAULT__RETRIES", "9")
-    s = resolve_settings(vault_host).settings
+    s = resolve_settings(vault_host).model
     assert s.backend == ["local", "memory"]
     assert s.flush_interval == 0.25
     assert s.log_all_ranks is True
@@ -282,7 +282,7 @@ def test_reserved_env_vars_are_not_settings(
 ) -> None:
     monkeypatch.setenv("TRACELET_PLUGINS", "collectors")
     monkeypatch.setenv("TRACELET_TRACE_HOOKS", "0")
-    assert resolve_settings(vault_host).settings.backend == ["local"]
+    assert resolve_settings(vault_host).model.backend == ["local"]
 
 
 # -- the config file ---------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def test_tracelet_config_names_another_file(
     prod = write_yaml(tmp_path / "tracelet.prod.yaml", "batch_size: 5\nproject: prod\n")
     monkeypatch.setenv("TRACELET_CONFIG", "tracelet.prod.yaml")
     resolved = resolve_settings(vault_host)
-    assert resolved.settings.project == "prod"
+    assert resolved.model.project == "prod"
     assert resolved.source_of(["project"]) == f"{prod}:2"
     assert resolved.config_file == str(prod)
 
@@ -312,7 +312,7 @@ def test_an_empty_file_and_an_empty_section_are_fine(
     vault_host: PluginHost, tmp_path: Path
 ) -> None:
     write_yaml(tmp_path / "tracelet.yaml", "# nothing yet\n")
-    assert resolve_settings(vault_host).settings.project == "default"
+    assert resolve_settings(vault_host).model.project == "default"
     # a section whose keys are all commented out is an empty section, not an error
     write_yaml(tmp_path / "tracelet.yaml", "vault:\n  # uri: x\nproject: p\n")
     resolved = resolve_settings(vault_host)
@@ -344,7 +344,7 @@ def test_a_flat_config_key_means_the_same_with_one_or_several_backends(
         backend=backend,
         config={"uri": "http://x", "experiment_name": "Vault Exp", "batch_size": 7},
     )
-    s = resolved.settings
+    s = resolved.model
     vault = s.vault  # type: ignore[attr-defined]
     # experiment_name is a key of the core (the run's name) and of the vault section: both
     assert (vault.uri, vault.experiment_name) == ("http://x", "Vault Exp")
@@ -364,16 +364,16 @@ def test_exp_name_names_the_run_while_a_flat_experiment_name_goes_to_the_backend
         backend=["local", "vault"],
         config={"experiment_name": "Vault Exp"},
     )
-    assert resolved.settings.experiment_name == "run-7"
-    assert resolved.settings.vault.experiment_name == "Vault Exp"  # type: ignore[attr-defined]
+    assert resolved.model.experiment_name == "run-7"
+    assert resolved.model.vault.experiment_name == "Vault Exp"  # type: ignore[attr-defined]
 
 
 def test_flat_keys_are_core_keys_when_the_backend_has_no_such_key(
     vault_host: PluginHost,
 ) -> None:
     resolved = resolve_settings(vault_host, backend="local", config={"experiment_name": "core"})
-    assert resolved.settings.experiment_name == "core"
-    assert resolved.settings.vault.experiment_name is None  # type: ignore[attr-defined]
+    assert resolved.model.experiment_name == "core"
+    assert resolved.model.vault.experiment_name is None  # type: ignore[attr-defined]
 
 
 def test_sections_in_config_with_several_backends(vault_host: PluginHost) -> None:
@@ -432,7 +432,7 @@ def test_a_secret_in_the_file_warns_and_is_redacted(
     rows = by_key(resolved)
     assert rows["vault.token"] == (REDACTED, f"{yaml_file}:3")
     assert "f1le-s3cr3t" not in repr(resolved.rows())
-    token = resolved.settings.vault.token  # type: ignore[attr-defined]
+    token = resolved.model.vault.token  # type: ignore[attr-defined]
     assert token.get_secret_value() == "f1le-s3cr3t"  # the backend still gets the value
 
 
@@ -896,7 +896,7 @@ def test_collector_keys_belong_to_the_collectors_plugin(monkeypatch: pytest.Monk
 
     with_collectors = PluginHost(load_entrypoints=False)
     with_collectors.register(plugin, name="collectors")
-    settings = resolve_settings(with_collectors, config={"system_metrics_interval": 2}).settings
+    settings = resolve_settings(with_collectors, config={"system_metrics_interval": 2}).model
     assert settings.system_metrics_interval == 2
     assert settings.collect_system_metrics is False  # the tests' env var
     core_only = PluginHost(load_entrypoints=False)

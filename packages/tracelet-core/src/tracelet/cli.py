@@ -352,7 +352,7 @@ def _cmd_config(args: argparse.Namespace) -> int:
         return EXIT_CONFIG_ERROR
     rows = resolved.rows()  # secrets already redacted, nested ones included
     if not args.all:  # the core, the collectors, the journal's local and the selected backends
-        other = set(_host().backends) - {*resolved.settings.backend, "local"}
+        other = set(_host().backends) - {*resolved.model.backend, "local"}
         rows = [row for row in rows if row[0].split(".", 1)[0] not in other]
     config_file = resolved.config_file
     if config_file is None:

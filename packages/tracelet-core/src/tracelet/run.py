@@ -606,7 +606,7 @@ class Run:
                     logger.exception("tracelet: a collector failed to stop")
             self._accepting = False
             if timeout is None:
-                timeout = self._resolved.settings.shutdown_timeout if self._resolved else 30.0
+                timeout = self._resolved.model.shutdown_timeout if self._resolved else 30.0
             ok = self._dispatcher.shutdown(status, timeout)
         except KeyboardInterrupt:
             self._abandon(status)

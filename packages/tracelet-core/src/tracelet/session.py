@@ -117,7 +117,7 @@ def start_run(
     resolved = resolve_settings(
         host, exp_name=exp_name, project=project, backend=backend, config=config, group=group
     )
-    settings = resolved.settings
+    settings = resolved.model
     from tracelet.backend import RunInfo
 
     info = RunInfo(
@@ -162,7 +162,7 @@ def start_run(
 
 def _start_journal(resolved: ResolvedSettings, info: RunInfo) -> LocalBackend | None:
     """The run folder every record goes to first (``journal: true``), started."""
-    if not resolved.settings.journal:
+    if not resolved.model.journal:
         return None
     from tracelet.backends.local import LocalBackend, LocalSettings
 
@@ -188,8 +188,8 @@ def _start_backends(
     without it instead, and ``tracelet sync`` creates its run and delivers later.
     """
     started: dict[str, Backend] = {}
-    defer = resolved.settings.backend_start_failure == "defer" and journal is not None
-    for name in resolved.settings.backend:
+    defer = resolved.model.backend_start_failure == "defer" and journal is not None
+    for name in resolved.model.backend:
         if name == "local" and journal is not None:
             continue
         spec = host.backends[name]
@@ -279,7 +279,7 @@ def _launch(
     from tracelet.delivery_state import DeliveryState
     from tracelet.dispatch import Dispatcher
 
-    s = resolved.settings
+    s = resolved.model
     states = None
     if journal is not None and journal.run_dir is not None:
         states = {}
@@ -322,7 +322,7 @@ def _start_collectors(host: PluginHost, resolved: ResolvedSettings, run: Run) ->
     running: list[Collector] = []
     for spec in host.collectors.values():
         try:
-            collector = spec.factory(resolved.settings)
+            collector = spec.factory(resolved.model)
             if collector is None:
                 continue
             collector.start(run)

@@ -302,7 +302,7 @@ def _sync_backend(
         backend,
         max_pending=0,
         overflow_policy="block",
-        feed=JournalFeed(reader, state, resolved.settings.batch_size),
+        feed=JournalFeed(reader, state, resolved.model.batch_size),
     )
     total = end.seq - state.cursor.seq
     with _progress_bar(total, f"{run.name} → {target}", options.progress) as bar:

@@ -98,7 +98,7 @@ class CaptureFramework:
     def _capturing(self, run: Run) -> bool:
         """Whether the capture is on for ``run`` (True for a no-op run: nothing to say)."""
         resolved = run.settings
-        return resolved is None or bool(getattr(resolved.settings, self.setting, False))
+        return resolved is None or bool(getattr(resolved.model, self.setting, False))
 
     def stop_tracking(self) -> None:
         """Nothing to do: the capture ends when the run stops."""

@@ -29,7 +29,7 @@ from tracelet.legacy import warn_deprecated, warn_not_yet
 if TYPE_CHECKING:
     from tracelet.settings.resolve import ResolvedSettings
 
-Path_ = tuple[str, ...]
+KeyPath = tuple[str, ...]
 
 #: Earlier key → today's key (each a key of Tracelet's collectors).
 RENAMED: dict[str, str] = {
@@ -84,7 +84,7 @@ _FALSE_WORDS = frozenset({"", "0", "false", "no", "off", "n", "f"})
 
 
 def apply_legacy_keys(
-    data: dict[str, Any], provenance: dict[Path_, str], known: Collection[str]
+    data: dict[str, Any], provenance: dict[KeyPath, str], known: Collection[str]
 ) -> None:
     """Rewrite the earlier top-level keys of one source's raw ``data``, in place.
 
@@ -119,7 +119,7 @@ def apply_legacy_keys(
 
 
 def _rename(
-    data: dict[str, Any], provenance: dict[Path_, str], old: str, value: Any, source: str
+    data: dict[str, Any], provenance: dict[KeyPath, str], old: str, value: Any, source: str
 ) -> None:
     """Read ``old`` as today's key in one source, unless that key is also set there."""
     new = RENAMED[old]
@@ -199,7 +199,7 @@ class TraceletSettings(Mapping[str, Any]):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        settings = self._resolved.settings
+        settings = self._resolved.model
         if name == "project_name":  # an attribute of the earlier class
             return settings.project
         try:

@@ -29,7 +29,7 @@ from tracelet.settings.legacy import apply_legacy_keys
 from tracelet.settings.model import CORE_KEYS, CoreSettings, build_settings_class, split_commas
 from tracelet.settings.problems import invalid_config, problem
 from tracelet.settings.sources import (
-    Path_,
+    KeyPath,
     TraceletEnvSource,
     TraceletYamlSource,
     env_var_name,
@@ -52,15 +52,15 @@ class ResolvedSettings:
     """The validated settings of a run and where each value came from.
 
     Attributes:
-        settings: The validated model (core keys plus one attribute per installed section).
+        model: The validated model (core keys plus one attribute per installed section).
         provenance: Key path → its source (``"argument config['project']"``,
             ``"env var TRACELET_PROJECT"``, ``"/path/tracelet.yaml:3"``); keys not listed
             have their default.
         config_file: The YAML file that was read, if any.
     """
 
-    settings: CoreSettings
-    provenance: Mapping[Path_, str]
+    model: CoreSettings
+    provenance: Mapping[KeyPath, str]
     config_file: str | None
 
     def __repr__(self) -> str:
@@ -75,21 +75,21 @@ class ResolvedSettings:
         section may come from one layer and the key's default from none).
         """
         key = tuple(path)
-        sections = {n for n in type(self.settings).model_fields if self.section(n) is not None}
+        sections = {n for n in type(self.model).model_fields if self.section(n) is not None}
         return _find(self.provenance, key, sections) or "default"
 
     def section(self, name: str) -> BaseModel | None:
         """The settings section of a backend, or ``None`` if it has none."""
         if name in CORE_KEYS:
             return None
-        value = getattr(self.settings, name, None)
+        value = getattr(self.model, name, None)
         return value if isinstance(value, BaseModel) else None
 
     def rows(self) -> list[tuple[str, Any, str]]:
         """``(dotted key, value, source)`` for every setting; secret values are redacted."""
         out: list[tuple[str, Any, str]] = []
 
-        def walk(model: BaseModel, prefix: Path_) -> None:
+        def walk(model: BaseModel, prefix: KeyPath) -> None:
             for name in type(model).model_fields:
                 value = getattr(model, name)
                 path = (*prefix, name)
@@ -98,7 +98,7 @@ class ResolvedSettings:
                     continue
                 out.append((".".join(path), _redact(value), self.source_of(path)))
 
-        walk(self.settings, ())
+        walk(self.model, ())
         return out
 
 
@@ -171,7 +171,7 @@ def resolve_settings(
     if problems or settings is None:
         raise invalid_config(problems)
 
-    provenance: dict[Path_, str] = {}
+    provenance: dict[KeyPath, str] = {}
     for layer in reversed(layers):  # lowest priority first, so higher layers overwrite
         provenance.update(layer)
     resolved = ResolvedSettings(
@@ -222,10 +222,10 @@ def _route_arguments(
     backend: str | Sequence[str] | None,
     config: Mapping[str, Any] | None,
     group: str | None = None,
-) -> tuple[dict[str, Any], dict[Path_, str], list[str]]:
+) -> tuple[dict[str, Any], dict[KeyPath, str], list[str]]:
     """The call's arguments as init kwargs, their provenance, and conflicts found."""
     args: dict[str, Any] = {}
-    provenance: dict[Path_, str] = {}
+    provenance: dict[KeyPath, str] = {}
     problems: list[str] = []
     selected_sections = [name for name in selected or () if name in sections]
 
@@ -301,7 +301,7 @@ def _sections(cls: type[CoreSettings]) -> dict[str, type[BaseModel]]:
 # -- where a value came from -----------------------------------------------------------------
 
 
-def _find(provenance: Mapping[Path_, str], path: Path_, sections: Iterable[str]) -> str | None:
+def _find(provenance: Mapping[KeyPath, str], path: KeyPath, sections: Iterable[str]) -> str | None:
     """The source of ``path``: its own entry, else the closest enclosing key's.
 
     A section's own entry does not stand for the keys inside it: every key given in a section
@@ -326,9 +326,9 @@ class _Context:
     sections: Mapping[str, type[BaseModel]]
     selected: list[str] | None
     host: PluginHost
-    layers: Sequence[Mapping[Path_, str]]  # highest priority first
+    layers: Sequence[Mapping[KeyPath, str]]  # highest priority first
 
-    def source(self, path: Path_) -> str:
+    def source(self, path: KeyPath) -> str:
         """The source of the value validated at ``path``: the highest layer that set it."""
         for layer in self.layers:
             if path in layer:
@@ -500,7 +500,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
-def _unknown_key_problem(ctx: _Context, path: Path_, source: str, value: Any) -> str | None:
+def _unknown_key_problem(ctx: _Context, path: KeyPath, source: str, value: Any) -> str | None:
     """The line for a key no model has, or ``None`` when another problem already covers it."""
     name = path[-1]
     if len(path) > 1:
@@ -613,7 +613,7 @@ def _unknown_section_problem(name: str, ctx: _Context, source: str) -> str:
     )
 
 
-def _did_you_mean(path: Path_, source: str) -> str:
+def _did_you_mean(path: KeyPath, source: str) -> str:
     if source.startswith("env var "):
         return f"did you mean {env_var_name(path)}?"
     return f"did you mean '{'.'.join(path)}'?"
@@ -638,7 +638,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return _model_in(models[0]) if len(models) == 1 else None
 
 
-def _model_at(cls: type[BaseModel], path: Path_) -> type[BaseModel] | None:
+def _model_at(cls: type[BaseModel], path: KeyPath) -> type[BaseModel] | None:
     model: type[BaseModel] | None = cls
     for part in path:
         field = model.model_fields.get(part) if model is not None else None
@@ -653,7 +653,7 @@ def _has_secret(annotation: Any) -> bool:
     return any(_has_secret(a) for a in typing.get_args(annotation))
 
 
-def _is_secret(cls: type[BaseModel], path: Path_) -> bool:
+def _is_secret(cls: type[BaseModel], path: KeyPath) -> bool:
     """Whether the value at ``path`` is, or lies inside, a field typed with a secret."""
     model: type[BaseModel] | None = cls
     for part in path:
@@ -678,7 +678,7 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def _warn_secrets_in_file(cls: type[CoreSettings], file_provenance: Mapping[Path_, str]) -> None:
+def _warn_secrets_in_file(cls: type[CoreSettings], file_provenance: Mapping[KeyPath, str]) -> None:
     native = {path: var for var, path in cls.native_env.items()}
     for path, source in file_provenance.items():
         if len(path) > 1 and _is_secret(cls, path[:-1]):

@@ -30,10 +30,10 @@ DEFAULT_CONFIG_FILE = "tracelet.yaml"
 #: ``TRACELET_*`` env vars that are not settings.
 RESERVED_ENV = frozenset({CONFIG_ENV, "TRACELET_PLUGINS", "TRACELET_TRACE_HOOKS"})
 
-Path_ = tuple[str, ...]
+KeyPath = tuple[str, ...]
 
 
-def env_var_name(path: Path_) -> str:
+def env_var_name(path: KeyPath) -> str:
     """The env var that sets ``path``: ``("local", "fsync")`` → ``TRACELET_LOCAL__FSYNC``."""
     return ENV_PREFIX + ENV_NESTED_DELIMITER.join(path).upper()
 
@@ -49,7 +49,7 @@ def _decode_env_value(raw: str) -> Any:
     return raw
 
 
-def leaf_paths(value: Any, prefix: Path_) -> list[Path_]:
+def leaf_paths(value: Any, prefix: KeyPath) -> list[KeyPath]:
     """``prefix`` and the path of every key nested in ``value`` (a mapping, or a leaf)."""
     out = [prefix]
     if isinstance(value, Mapping):
@@ -85,7 +85,7 @@ class TraceletEnvSource(_NoFieldLookup):
         super().__init__(settings_cls)
         self.environ = os.environ if environ is None else environ
         self.problems: list[str] = []
-        self._provenance: dict[Path_, str] = {}
+        self._provenance: dict[KeyPath, str] = {}
         self._data: dict[str, Any] | None = None
 
     def __call__(self) -> dict[str, Any]:
@@ -107,7 +107,7 @@ class TraceletEnvSource(_NoFieldLookup):
         self._data = data
         return data
 
-    def _set(self, data: dict[str, Any], path: Path_, value: Any, var: str) -> None:
+    def _set(self, data: dict[str, Any], path: KeyPath, value: Any, var: str) -> None:
         source = f"env var {var}"
         target = data
         for end, part in enumerate(path[:-1], start=1):
@@ -129,7 +129,7 @@ class TraceletEnvSource(_NoFieldLookup):
         for leaf in leaf_paths(value, path):
             self._provenance[leaf] = source
 
-    def provenance(self) -> dict[Path_, str]:
+    def provenance(self) -> dict[KeyPath, str]:
         """Key path → ``"env var NAME"`` for every value this source gave."""
         self()
         return dict(self._provenance)
@@ -185,7 +185,7 @@ class TraceletYamlSource(_NoFieldLookup):
     ) -> None:
         super().__init__(settings_cls)
         self.path, self.reason = config_file_path(environ)
-        self._provenance: dict[Path_, str] = {}
+        self._provenance: dict[KeyPath, str] = {}
         self._data: dict[str, Any] | None = None
 
     def __call__(self) -> dict[str, Any]:
@@ -195,7 +195,7 @@ class TraceletYamlSource(_NoFieldLookup):
             self._data = data
         return self._data
 
-    def provenance(self) -> dict[Path_, str]:
+    def provenance(self) -> dict[KeyPath, str]:
         """Key path → ``"<file>:<line>"`` for every key in the file."""
         self()
         return dict(self._provenance)
@@ -251,7 +251,7 @@ class TraceletYamlSource(_NoFieldLookup):
             raise invalid_config(duplicates)
         return data
 
-    def _record_lines(self, node: Any, prefix: Path_, path: Path, duplicates: list[str]) -> None:
+    def _record_lines(self, node: Any, prefix: KeyPath, path: Path, duplicates: list[str]) -> None:
         import yaml
 
         if not isinstance(node, yaml.MappingNode):
