@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from settings_vault import VaultBackend, VaultPlugin
+
+from tracelet.plugins import PluginHost
 
 
 @pytest.fixture
@@ -16,3 +19,13 @@ def gates() -> Iterator[list[Any]]:
     yield made
     for backend in made:
         backend.gate.set()
+
+
+@pytest.fixture
+def vault_host(host: PluginHost) -> PluginHost:
+    """The fresh host with the ``vault`` plugin of the settings tests registered (see
+    ``settings_vault.py``)."""
+    info = host.register(VaultPlugin(), name="vault")
+    assert info.status == "loaded", info.error
+    VaultBackend.created.clear()
+    return host

@@ -7,11 +7,14 @@ value silently ignored. Plugin sections follow the same rule (see
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from tracelet.settings.sources import Layer, LayerSource, TraceletEnvSource, TraceletYamlSource
 
 
 def split_commas(value: Any) -> Any:
@@ -36,8 +39,6 @@ class CoreSettings(BaseSettings):
 
     #: Native env var → (section, key), filled in by :func:`build_settings_class`.
     native_env: ClassVar[Mapping[str, tuple[str, str]]] = {}
-    #: The env and file sources to use instead of new ones (see :func:`bind_sources`).
-    bound_sources: ClassVar[tuple[PydanticBaseSettingsSource, ...] | None] = None
 
     # -- the run -------------------------------------------------------------------------------
     backend: CommaList = Field(
@@ -133,13 +134,17 @@ class CoreSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Precedence, highest first: call arguments, env vars, the YAML file (then defaults)."""
-        from tracelet.settings.sources import TraceletEnvSource, TraceletYamlSource
+        """Precedence, highest first: call arguments, env vars, the YAML file (then defaults).
 
-        bound = getattr(settings_cls, "bound_sources", None)
-        if bound is not None:
-            return (init_settings, *bound)
-        return (init_settings, TraceletEnvSource(settings_cls), TraceletYamlSource(settings_cls))
+        Each instantiation reads the env vars and the file anew. A class made by
+        :func:`build_settings_class` with ``sources`` reads those instead.
+        """
+        known = cls.model_fields
+        return (
+            init_settings,
+            LayerSource(settings_cls, TraceletEnvSource(known, cls.native_env)),
+            LayerSource(settings_cls, TraceletYamlSource(known)),
+        )
 
 
 CORE_KEYS: frozenset[str] = frozenset(CoreSettings.model_fields)
@@ -150,23 +155,24 @@ def _empty_section(value: Any) -> Any:
     return {} if value is None else value
 
 
-def build_settings_class(
-    sections: Mapping[str, type[BaseModel]],
-    native_env: Mapping[str, tuple[str, str]] | None = None,
-    top_level: Sequence[type[BaseModel]] = (),
-) -> type[CoreSettings]:
-    """The settings model for this installation: the core keys, the keys collectors put at
-    the top level, and one field per section.
+def settings_keys(
+    sections: Mapping[str, type[BaseModel]], top_level: Sequence[type[BaseModel]] = ()
+) -> frozenset[str]:
+    """The top-level keys of the class :func:`build_settings_class` makes from the same
+    ``sections`` and ``top_level``: the core keys, the collectors' top-level keys and the
+    section names (what the sources need before the class exists).
 
-    A section given as ``None`` (an empty ``wandb:`` in YAML) gets its defaults. Each call
-    returns a new class, so :attr:`CoreSettings.bound_sources` can be set on it safely.
+    Raises:
+        ValueError: As :func:`build_settings_class`.
+    """
+    return CORE_KEYS | _added_fields(sections, top_level).keys()
 
-    Args:
-        sections: Section name → the plugin's model, e.g. ``{"mlflow": MlflowSettings}``.
-        native_env: Native env var → (section, key), e.g.
-            ``{"MLFLOW_TRACKING_URI": ("mlflow", "tracking_uri")}``.
-        top_level: Models whose fields become top-level keys (Tracelet's collectors'
-            ``collect_system_metrics`` and the like).
+
+def _added_fields(
+    sections: Mapping[str, type[BaseModel]], top_level: Sequence[type[BaseModel]]
+) -> dict[str, Any]:
+    """The fields added to :class:`CoreSettings`: ``top_level`` models' keys, then one per
+    section.
 
     Raises:
         ValueError: A section name or a top-level key is also a core key or given twice.
@@ -185,9 +191,78 @@ def build_settings_class(
             Annotated[model, BeforeValidator(_empty_section)],
             Field(default_factory=model, description=f"Settings of the {name} section."),
         )
-    cls: type[CoreSettings] = create_model("TraceletSettings", __base__=CoreSettings, **fields)
+    return fields
+
+
+def build_settings_class(
+    sections: Mapping[str, type[BaseModel]],
+    native_env: Mapping[str, tuple[str, str]] | None = None,
+    top_level: Sequence[type[BaseModel]] = (),
+    *,
+    sources: Sequence[Layer] | None = None,
+) -> type[CoreSettings]:
+    """The settings model for this installation: the core keys, the keys collectors put at
+    the top level, and one field per section.
+
+    A section given as ``None`` (an empty ``wandb:`` in YAML) gets its defaults. Each call
+    returns a new class.
+
+    Args:
+        sections: Section name → the plugin's model, e.g. ``{"mlflow": MlflowSettings}``.
+        native_env: Native env var → (section, key), e.g.
+            ``{"MLFLOW_TRACKING_URI": ("mlflow", "tracking_uri")}``.
+        top_level: Models whose fields become top-level keys (Tracelet's collectors'
+            ``collect_system_metrics`` and the like).
+        sources: The layers below the call's arguments, highest priority first (the env vars,
+            then the file), already made for these keys (see :func:`settings_keys`); every
+            instance of the class validates their values, each layer having read its own once.
+            ``None``: each instance reads the env vars and ``tracelet.yaml`` anew.
+
+    Raises:
+        ValueError: A section name or a top-level key is also a core key or given twice.
+    """
+    fields = _added_fields(sections, top_level)
+    base: type[CoreSettings] = CoreSettings if sources is None else _with_sources(tuple(sources))
+    cls: type[CoreSettings] = create_model("TraceletSettings", __base__=base, **fields)
     cls.native_env = dict(native_env or {})
     return cls
+
+
+def _with_sources(layers: tuple[Layer, ...]) -> type[CoreSettings]:
+    """A base class whose instances take their values from ``layers`` (below the arguments)."""
+
+    class SettingsWithSources(CoreSettings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            """Precedence, highest first: call arguments, then ``layers`` in their order."""
+            return (init_settings, *(LayerSource(settings_cls, layer) for layer in layers))
+
+    return SettingsWithSources
+
+
+def model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model class of a field typed as a model or an optional model, else ``None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = [a for a in typing.get_args(annotation) if model_in(a) is not None]
+    return model_in(models[0]) if len(models) == 1 else None
+
+
+def model_at(cls: type[BaseModel], path: Sequence[str]) -> type[BaseModel] | None:
+    """The model of the value at ``path`` in ``cls`` (``cls`` itself for ``()``), or ``None``
+    when a key on the way is unknown or not typed as a model."""
+    model: type[BaseModel] | None = cls
+    for part in path:
+        field = model.model_fields.get(part) if model is not None else None
+        model = model_in(field.annotation) if field is not None else None
+    return model
 
 
 class SectionModel(BaseModel):

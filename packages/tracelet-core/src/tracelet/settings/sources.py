@@ -1,17 +1,19 @@
 """Where settings come from besides call arguments: env vars and the YAML file.
 
-Both sources return a nested dict for pydantic-settings to deep-merge, and say where each value
-came from (``provenance``: key path → source), so that errors and ``tracelet config`` name the
-env var, or the file and line.
+Each source is a :class:`Layer`: called, it returns its nested dict (read once, on the first
+call) for pydantic-settings to deep-merge, and it says where each value came from
+(``provenance``: key path → source), so that errors and ``tracelet config`` name the env var,
+or the file and line. :class:`LayerSource` hands a layer to pydantic-settings. Which layer wins
+is decided elsewhere (:mod:`tracelet.settings.layers`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
@@ -58,14 +60,35 @@ def leaf_paths(value: Any, prefix: KeyPath) -> list[KeyPath]:
     return out
 
 
-class _NoFieldLookup(PydanticBaseSettingsSource):
-    """Our sources build their whole dict in ``__call__``; per-field lookup is unused."""
+class Layer(Protocol):
+    """A source of settings below the call's arguments (env vars, the YAML file)."""
+
+    def __call__(self) -> dict[str, Any]:
+        """The nested values of this layer, read on the first call and kept."""
+        ...
+
+    def provenance(self) -> dict[KeyPath, str]:
+        """Key path → where its value came from, for every value this layer gave."""
+        ...
+
+
+class LayerSource(PydanticBaseSettingsSource):
+    """A :class:`Layer` as pydantic-settings takes a source: the whole dict at once."""
+
+    def __init__(self, settings_cls: type[BaseSettings], layer: Layer) -> None:
+        super().__init__(settings_cls)
+        self.layer = layer
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: the layer gives its whole dict in :meth:`__call__`."""
         return None, field_name, False
 
+    def __call__(self) -> dict[str, Any]:
+        """The layer's values (the layer reads them once, whoever calls first)."""
+        return self.layer()
 
-class TraceletEnvSource(_NoFieldLookup):
+
+class TraceletEnvSource:
     """``TRACELET_<KEY>``, ``TRACELET_<SECTION>__<KEY>`` and the backends' native env vars.
 
     Names are matched in upper case; keys are lower-cased. A value that starts with ``[`` or
@@ -74,21 +97,33 @@ class TraceletEnvSource(_NoFieldLookup):
     on, so that validation reports them as unknown keys naming the env var. A native var
     (``MLFLOW_TRACKING_URI``) sets its key unless a ``TRACELET_`` var also sets it.
 
+    Args:
+        known: The top-level keys of the settings model (earlier key names that are not among
+            them are read as today's, see :func:`~tracelet.settings.legacy.apply_legacy_keys`).
+        native_env: Native env var → (section, key), e.g.
+            ``{"MLFLOW_TRACKING_URI": ("mlflow", "tracking_uri")}``.
+        environ: The env vars to read; ``os.environ`` by default.
+
     Attributes:
         problems: Conflicts found while reading (``TRACELET_X=1`` with ``TRACELET_X__Y=2``),
             as problem lines; :func:`~tracelet.settings.resolve_settings` reports them.
     """
 
     def __init__(
-        self, settings_cls: type[BaseSettings], environ: Mapping[str, str] | None = None
+        self,
+        known: Collection[str],
+        native_env: Mapping[str, tuple[str, str]] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(settings_cls)
+        self.known = known
+        self.native_env = dict(native_env or {})
         self.environ = os.environ if environ is None else environ
         self.problems: list[str] = []
         self._provenance: dict[KeyPath, str] = {}
         self._data: dict[str, Any] | None = None
 
     def __call__(self) -> dict[str, Any]:
+        """The values of the env vars as a nested dict, read on the first call and kept."""
         if self._data is not None:
             return self._data
         data: dict[str, Any] = {}
@@ -99,9 +134,8 @@ class TraceletEnvSource(_NoFieldLookup):
             parts = tuple(p.lower() for p in name[len(ENV_PREFIX) :].split(ENV_NESTED_DELIMITER))
             if all(parts):
                 self._set(data, parts, _decode_env_value(raw), name)
-        apply_legacy_keys(data, self._provenance, self.settings_cls.model_fields)
-        native: Mapping[str, tuple[str, str]] = getattr(self.settings_cls, "native_env", {})
-        for name, (section, key) in sorted(native.items()):
+        apply_legacy_keys(data, self._provenance, self.known)
+        for name, (section, key) in sorted(self.native_env.items()):
             if name in self.environ and (section, key) not in self._provenance:
                 self._set(data, (section, key), _decode_env_value(self.environ[name]), name)
         self._data = data
@@ -167,10 +201,14 @@ def config_file_path(environ: Mapping[str, str] | None = None) -> tuple[Path | N
     return None, "none found"
 
 
-class TraceletYamlSource(_NoFieldLookup):
+class TraceletYamlSource:
     """The YAML file named by ``TRACELET_CONFIG``, else ``tracelet.yaml`` in the working directory.
 
     The file is read once, when the source is first called.
+
+    Args:
+        known: The top-level keys of the settings model (as for :class:`TraceletEnvSource`).
+        environ: The env vars that may name the file; ``os.environ`` by default.
 
     Raises:
         ConfigError: ``TRACELET_CONFIG`` names no file (at construction); the file cannot be
@@ -178,20 +216,17 @@ class TraceletYamlSource(_NoFieldLookup):
             mapping (the message gives the file, line and column).
     """
 
-    def __init__(
-        self,
-        settings_cls: type[BaseSettings],
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(settings_cls)
+    def __init__(self, known: Collection[str], environ: Mapping[str, str] | None = None) -> None:
+        self.known = known
         self.path, self.reason = config_file_path(environ)
         self._provenance: dict[KeyPath, str] = {}
         self._data: dict[str, Any] | None = None
 
     def __call__(self) -> dict[str, Any]:
+        """The file's values (``{}`` without a file), read on the first call and kept."""
         if self._data is None:
             data = {} if self.path is None else self._load(self.path)
-            apply_legacy_keys(data, self._provenance, self.settings_cls.model_fields)
+            apply_legacy_keys(data, self._provenance, self.known)
             self._data = data
         return self._data
 
