@@ -191,7 +191,7 @@ def settings_line(run: Run) -> str:
     """The run's dispatch settings, for the line that prints them."""
     if run.settings is None:
         return "?"
-    s = run.settings.settings
+    s = run.settings.model
     return (
         f"batch_size={s.batch_size}, flush_interval={s.flush_interval}s, "
         f"max_queue_size={s.max_queue_size:,}, overflow_policy={s.overflow_policy}"

@@ -47,6 +47,11 @@ SECTIONS: list[tuple[str, str, list[str]]] = [
     ("Backends", "tracelet.backend", ["RunInfo", "Backend", "BaseBackend", "is_permanent_error"]),
     ("Errors", "tracelet.errors", ["RejectedError", "BackendStartError"]),
     ("Writing a batch in steps", "tracelet.resumable", ["WritePlan", "ResumableWriter"]),
+    (
+        "Helpers for backend authors",
+        "tracelet.backend_kit",
+        ["BatchWriter", "ResumableLoop", "artifact_source", "pil_image", "WarnOnce"],
+    ),
     ("Collectors", "tracelet.collector", ["Collector"]),
     ("Threads", "tracelet.threads", ["TraceletThread", "tracelet_work", "in_tracelet"]),
     (

@@ -239,3 +239,22 @@ def test_a_user_thread_printing_while_clearml_closes_keeps_every_line(tmp_path: 
     printed = int(lines[-1].removeprefix("printed "))
     assert printed > 0
     assert lines[:-1] == [f"user line {i}" for i in range(printed)]
+
+
+def test_records_for_a_task_closed_outside_tracelet_are_failed_not_delivered() -> None:
+    from clearml import Task
+
+    run = start()
+    run.log_metric("loss", 1.0, step=0)
+    assert run.flush(timeout=60)
+    task = Task.current_task()
+    assert task is not None
+    assert task.id == run.links["clearml"].id
+    task.close()  # e.g. the user's code closes "its" task
+    for step in (1, 2, 3):
+        run.log_metric("loss", 1.0 / step, step=step)
+    run.stop()
+    stats = run.stats()["clearml"]
+    assert (stats.delivered, stats.failed) == (1, 3), stats
+    assert "was closed outside Tracelet" in (stats.last_error or "")
+    assert session_of(run).scalars() == {("loss", "loss"): [(0, 1.0)]}

@@ -23,10 +23,8 @@ unless the settings turn them on.
 from __future__ import annotations
 
 import gc
-import io
 import logging
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from shlex import quote
@@ -34,7 +32,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlparse
 
 from tracelet.backend import BaseBackend, RunInfo, RunLink
-from tracelet.errors import BackendStartError
+from tracelet.backend_kit import BatchWriter, PlannedCall, ResumableLoop, artifact_source, pil_image
+from tracelet.errors import BackendStartError, RejectedError
 from tracelet.records import (
     ALL_CAPABILITIES,
     Artifact,
@@ -48,7 +47,7 @@ from tracelet.records import (
     Tag,
     Text,
 )
-from tracelet.resumable import ResumableWriter, WritePlan
+from tracelet.resumable import WritePlan
 from tracelet_aim.settings import AimSettings
 
 if TYPE_CHECKING:
@@ -93,7 +92,7 @@ class AimBackend(BaseBackend):
         self._params: dict[str, Any] = {}
         self._tags: dict[str, str] = {}  # Tracelet tag name -> AIM tag
         self._series: dict[str, _Series] = {}  # Tracelet metric name -> where it is tracked
-        self._writer = ResumableWriter(self._plan)
+        self._writer = BatchWriter(self._plan)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -236,23 +235,21 @@ class AimBackend(BaseBackend):
         for t in batch.tags:
             plan.calls.append(self._tag_call(t.name, t.label()))
         if batch.metrics:
-            points = batch.metrics
-            done = [0]  # points tracked so far: a retry of this batch resumes after them
-            plan.calls.append(lambda: self._track_points(points, done))
-        plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
-        plan.calls.extend(self._media_call(m, plan) for m in batch.media)
+            points = ResumableLoop(batch.metrics)  # a retry resumes after the points tracked
+            plan.calls.append(lambda: self._track_points(points))
+        plan.calls.extend(self._artifact_call(a) for a in batch.artifacts)
+        plan.calls.extend(self._media_call(m) for m in batch.media)
         return plan
 
-    def _track_points(self, points: list[tuple[str, float, int, float]], done: list[int]) -> None:
-        """Track the points from ``done[0]`` on; a step at or below the last one of its series
+    def _track_points(self, points: ResumableLoop[tuple[str, float, int, float]]) -> None:
+        """Track the points not tracked yet; a step at or below the last one of its series
         (a resumed loop, a repeated step) starts the next revision of the series, because AIM
         keeps one value per step per series and would overwrite the earlier point. A series'
-        state and ``done`` change only once a point is tracked, so a retried batch neither
-        repeats a point nor takes its own points for a step going back."""
+        state changes only once a point is tracked, so a retried batch neither repeats a point
+        nor takes its own points for a step going back."""
         track = self.run.track
         series = self._series
-        for i in range(done[0], len(points)):
-            name, value, step, _ts = points[i]
+        for name, value, step, _ts in points:
             state = series.get(name)
             if state is None:
                 aim_name, context = name_context(name)
@@ -266,9 +263,8 @@ class AimBackend(BaseBackend):
             else:
                 track(value, name=state.name, step=step, context=state.context)
                 state.last_step = step
-            done[0] = i + 1
 
-    def _tag_call(self, name: str, text: str) -> Callable[[], None]:
+    def _tag_call(self, name: str, text: str) -> PlannedCall:
         run = self.run
 
         def set_tag() -> None:
@@ -282,24 +278,23 @@ class AimBackend(BaseBackend):
 
         return set_tag
 
-    def _artifact_call(self, artifact: Artifact, plan: WritePlan) -> Callable[[], None]:
+    def _artifact_call(self, artifact: Artifact) -> PlannedCall:
         run = self.run
 
         def upload() -> None:
             if run.artifacts_uri is None:
-                plan.refused.append(
+                raise RejectedError(
                     f"artifact {artifact.name!r}: no aim.artifacts_uri for the remote repo"
                 )
-            elif not artifact.path.exists():
-                plan.refused.append(f"artifact source deleted before upload: {artifact.path}")
-            elif artifact.is_dir:
-                run.log_artifacts(str(artifact.path), name=artifact.name, block=True)
+            source = str(artifact_source(artifact))
+            if artifact.is_dir:
+                run.log_artifacts(source, name=artifact.name, block=True)
             else:
-                run.log_artifact(str(artifact.path), name=artifact.name, block=True)
+                run.log_artifact(source, name=artifact.name, block=True)
 
         return upload
 
-    def _media_call(self, media: Media, plan: WritePlan) -> Callable[[], None]:
+    def _media_call(self, media: Media) -> PlannedCall:
         from aim.sdk.objects.distribution import Distribution
         from aim.sdk.objects.image import Image as AimImage
         from aim.sdk.objects.text import Text as AimText
@@ -310,7 +305,7 @@ class AimBackend(BaseBackend):
         if isinstance(media, Text):
             value = AimText(media.text)
         elif isinstance(media, Image):
-            value = AimImage(_pil(media.png), caption=media.caption or "")
+            value = AimImage(pil_image(media.png), caption=media.caption or "")
         elif isinstance(media, Histogram):
             value = Distribution(
                 hist=list(media.counts), bin_range=(media.edges[0], media.edges[-1])
@@ -318,21 +313,18 @@ class AimBackend(BaseBackend):
         else:
             assert isinstance(media, Figure)
             if media.png is not None:
-                value = AimImage(_pil(media.png))
+                value = AimImage(pil_image(media.png))
             else:
                 assert media.plotly_json is not None
                 value = _plotly_figure(media.plotly_json)
-                if value is None:
-                    reason = f"figure {media.name!r}: aim.Figure needs plotly installed"
-                    return lambda: plan.refused.append(reason)
         step = media.step
-        return lambda: run.track(value, name=name, step=step, context=context)
 
+        def track() -> None:
+            if value is None:
+                raise RejectedError(f"figure {media.name!r}: aim.Figure needs plotly installed")
+            run.track(value, name=name, step=step, context=context)
 
-def _pil(png: bytes) -> Any:
-    import PIL.Image
-
-    return PIL.Image.open(io.BytesIO(png))
+        return track
 
 
 def _plotly_figure(figure_json: str) -> Any:

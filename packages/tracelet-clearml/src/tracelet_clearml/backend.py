@@ -35,12 +35,13 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tracelet.backend import BaseBackend, RunInfo, RunLink
-from tracelet.errors import BackendStartError
+from tracelet.backend_kit import BatchWriter, PlannedCall, ResumableLoop, artifact_source
+from tracelet.errors import BackendStartError, RejectedError
 from tracelet.records import (
     ALL_CAPABILITIES,
     Artifact,
@@ -54,7 +55,7 @@ from tracelet.records import (
     Tag,
     Text,
 )
-from tracelet.resumable import ResumableWriter, WritePlan
+from tracelet.resumable import WritePlan
 from tracelet_clearml.quiet import clearml_logs_through_logging, clearml_prints_to_log
 from tracelet_clearml.settings import ClearmlSettings
 
@@ -129,7 +130,7 @@ class ClearmlBackend(BaseBackend):
         self.settings = settings or ClearmlSettings()
         self._task: Task | None = None
         self._logger: Logger | None = None
-        self._writer = ResumableWriter(self._plan)
+        self._writer = BatchWriter(self._plan)
         self._saved_env: dict[str, str | None] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -181,7 +182,20 @@ class ClearmlBackend(BaseBackend):
         task.set_user_properties(tracelet_run_id=run.id)
 
     def write(self, batch: Batch) -> None:
-        """Store the batch; a retry of a batch that failed part way resumes where it stopped."""
+        """Store the batch; a retry of a batch that failed part way resumes where it stopped.
+
+        Raises:
+            RejectedError: For the whole batch when the task was closed by someone else
+                (``Task.close()`` in the user's code, ClearML's exit hook): ClearML drops what
+                a closed task is given, without an error, so the records cannot be stored.
+        """
+        task = self.task
+        if getattr(task, "_at_exit_called", False):
+            raise RejectedError(
+                f"the ClearML task {task.id} was closed outside Tracelet (Task.close()) before "
+                "these records were written; ClearML drops what a closed task is given",
+                count=len(batch),
+            )
         self._writer.write(batch)
 
     def flush(self) -> None:
@@ -279,24 +293,23 @@ class ClearmlBackend(BaseBackend):
                     if value - value != 0.0
                 )
                 points = finite
-            done = [0]  # points reported so far: a retry of this batch resumes after them
-            plan.calls.append(lambda: _report_scalars(report_logger, points, done))
-        plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
-        plan.calls.extend(self._media_call(report_logger, m) for m in batch.media)
+            loop = ResumableLoop(points)  # a retry of this batch resumes after those reported
+            plan.calls.append(lambda: _report_scalars(report_logger, loop))
+        plan.calls.extend(self._artifact_call(a) for a in batch.artifacts)
+        plan.calls.extend(self._media_call(m) for m in batch.media)
         return plan
 
-    def _artifact_call(self, artifact: Artifact, plan: WritePlan) -> Callable[[], None]:
+    def _artifact_call(self, artifact: Artifact) -> PlannedCall:
         task = self.task
 
         def upload() -> None:
-            if not artifact.path.exists():  # retrying cannot bring it back: refuse this one
-                plan.refused.append(f"artifact source deleted before upload: {artifact.path}")
-                return
-            task.upload_artifact(artifact.name, artifact_object=artifact.path, wait_on_upload=True)
+            source = artifact_source(artifact)
+            task.upload_artifact(artifact.name, artifact_object=source, wait_on_upload=True)
 
         return upload
 
-    def _media_call(self, report_logger: Logger, media: Media) -> Callable[[], None]:
+    def _media_call(self, media: Media) -> PlannedCall:
+        report_logger = self.task.get_logger()
         title, series = title_series(media.name)
         if isinstance(media, Text):
             text = f"[{media.name} @ step {media.step}] {media.text}"
@@ -320,18 +333,16 @@ class ClearmlBackend(BaseBackend):
 
 
 def _report_scalars(
-    report_logger: Logger, points: list[tuple[str, float, int, float]], done: list[int]
+    report_logger: Logger, points: ResumableLoop[tuple[str, float, int, float]]
 ) -> None:
-    """Report the points from ``done[0]`` on, counting each one reported in ``done``."""
+    """Report the points not reported yet."""
     report = report_logger.report_scalar
     names: dict[str, tuple[str, str]] = {}
-    for i in range(done[0], len(points)):
-        name, value, step, _ts = points[i]
+    for name, value, step, _ts in points:
         pair = names.get(name)
         if pair is None:
             pair = names[name] = title_series(name)
         report(pair[0], pair[1], value, iteration=step)
-        done[0] = i + 1
 
 
 def _report_png(report_logger: Logger, title: str, series: str, step: int, png: bytes) -> None:

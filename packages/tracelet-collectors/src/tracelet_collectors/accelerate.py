@@ -33,6 +33,7 @@ from accelerate.tracking import (  # type: ignore[import-untyped]
 )
 
 import tracelet
+from tracelet.backend_kit import WarnOnce
 from tracelet.values import metric_value
 from tracelet_collectors.params import string_keys
 
@@ -70,7 +71,7 @@ class TraceletTracker(GeneralTracker):  # type: ignore[misc]
         self._run = run
         self._owned = False
         self._start_logging = start_logging
-        self._skipped: set[str] = set()
+        self._skipped = WarnOnce(logger)
 
     @property
     def tracker(self) -> Run | None:
@@ -124,14 +125,13 @@ class TraceletTracker(GeneralTracker):  # type: ignore[misc]
             self._run.stop()
 
     def _skip(self, name: str, value: Any) -> None:
-        if name not in self._skipped:
-            self._skipped.add(name)
-            logger.warning(
-                "tracelet: accelerator.log got %r as a %s, neither a number nor a string: "
-                "left out of the run (reported once)",
-                name,
-                type(value).__name__,
-            )
+        self._skipped(
+            name,
+            "tracelet: accelerator.log got %r as a %s, neither a number nor a string: "
+            "left out of the run (reported once)",
+            name,
+            type(value).__name__,
+        )
 
 
 def _init_trackers_arguments(tracker: TraceletTracker) -> tuple[str | None, dict[str, Any]]:

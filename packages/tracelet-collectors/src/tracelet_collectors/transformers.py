@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 import tracelet
+from tracelet.backend_kit import WarnOnce
 from tracelet.values import metric_value
 from tracelet_collectors.files import keep_until_exit
 from tracelet_collectors.params import string_keys
@@ -93,7 +94,7 @@ class TraceletCallback(TrainerCallback):
         self._prefix = prefix
         self._start_logging = start_logging
         self._names: dict[str, str] = {}  # transformers' name → the metric's name
-        self._skipped: set[str] = set()
+        self._skipped = WarnOnce(logger)
 
     @property
     def run(self) -> Run | None:
@@ -178,14 +179,13 @@ class TraceletCallback(TrainerCallback):
         return name
 
     def _skip(self, key: str, value: Any) -> None:
-        if key not in self._skipped:
-            self._skipped.add(key)
-            logger.warning(
-                "tracelet: the Trainer logged %r as a %s, not a number: left out of the run "
-                "(reported once)",
-                key,
-                type(value).__name__,
-            )
+        self._skipped(
+            key,
+            "tracelet: the Trainer logged %r as a %s, not a number: left out of the run "
+            "(reported once)",
+            key,
+            type(value).__name__,
+        )
 
 
 def trainer_params(args: TrainingArguments, model: Any) -> dict[str, Any]:

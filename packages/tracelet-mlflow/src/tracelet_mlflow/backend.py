@@ -32,12 +32,12 @@ import shlex
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlparse
 
 from tracelet.backend import BaseBackend, RunInfo, RunLink
+from tracelet.backend_kit import BatchWriter, PlannedCall, WarnOnce, artifact_source, pil_image
 from tracelet.errors import BackendStartError
 from tracelet.media import plotly_html
 from tracelet.records import (
@@ -53,7 +53,7 @@ from tracelet.records import (
     Text,
 )
 from tracelet.redact import redact_uri_credentials, strip_uri_credentials
-from tracelet.resumable import ResumableWriter, WritePlan
+from tracelet.resumable import WritePlan
 from tracelet_mlflow.batching import LogBatchRequest, split_requests
 from tracelet_mlflow.groups import GROUP_TAG, group_parent
 from tracelet_mlflow.names import artifact_path, image_key, mlflow_key, truncate
@@ -89,10 +89,15 @@ class MlflowBackend(BaseBackend):
         self.run_id: str | None = None
         self._client: MlflowClient | None = None
         self._keys: dict[str, str] = {}  # Tracelet name -> MLflow key
-        self._renamed: set[tuple[str, str]] = set()  # (what, name) already warned about
+        self._renamed = WarnOnce(logger)  # once per (what, name)
         self._params: dict[str, str] = {}  # MLflow key -> value stored on the run
-        self._writer = ResumableWriter(self._plan)
-        self._warned: set[str] = set()
+        self._writer = BatchWriter(self._plan)
+        self._warn_once = WarnOnce(
+            logger,
+            prefix="tracelet: mlflow: ",
+            suffix=" (warned once per run; see docs/backends/mlflow.md)",
+            repeat_level=logging.DEBUG,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -336,21 +341,12 @@ class MlflowBackend(BaseBackend):
 
     # -- write helpers ---------------------------------------------------------------------
 
-    def _warn_once(self, kind: str, message: str) -> None:
-        if kind in self._warned:
-            logger.debug("tracelet: mlflow: %s", message)
-            return
-        self._warned.add(kind)
-        logger.warning(
-            "tracelet: mlflow: %s (warned once per run; see docs/backends/mlflow.md)", message
-        )
-
     def _renaming(self, what: str, name: str, stored: str) -> str:
         """``stored``, after a warning naming ``name`` and ``stored`` when they differ (once per
         run for each ``what`` and name)."""
-        if stored != name and (what, name) not in self._renamed:
-            self._renamed.add((what, name))
-            logger.warning(
+        if stored != name:
+            self._renamed(
+                (what, name),
                 "tracelet: mlflow: MLflow refuses the %s %r; stored as %r (the same in every "
                 "run; see docs/backends/mlflow.md)",
                 what,
@@ -379,7 +375,7 @@ class MlflowBackend(BaseBackend):
         assert self.run_id is not None, "write before start"
         plan = WritePlan(batch)
         params: list[Param] = []
-        long_values: list[Callable[[], None]] = []  # full text of params cut short
+        long_values: list[PlannedCall] = []  # full text of params cut short
         for p in batch.params:
             key = self._key(p.name)
             text = p.value if isinstance(p.value, str) else str(p.value)
@@ -422,11 +418,11 @@ class MlflowBackend(BaseBackend):
         requests = split_requests(metrics, params, tags)
         plan.calls.extend(self._batch_call(r, plan) for r in requests)
         plan.calls.extend(long_values)
-        plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
+        plan.calls.extend(self._artifact_call(a) for a in batch.artifacts)
         plan.calls.extend(self._media_call(m) for m in batch.media)
         return plan
 
-    def _batch_call(self, request: LogBatchRequest, plan: WritePlan) -> Callable[[], None]:
+    def _batch_call(self, request: LogBatchRequest, plan: WritePlan) -> PlannedCall:
         run_id, client = self._target()
 
         def send() -> None:
@@ -461,11 +457,11 @@ class MlflowBackend(BaseBackend):
                     raise
                 plan.refused.append(f"MLflow refused {what}: {exc.message}")
 
-    def _text_call(self, text: str, artifact_file: str) -> Callable[[], None]:
+    def _text_call(self, text: str, artifact_file: str) -> PlannedCall:
         run_id, client = self._target()
         return lambda: client.log_text(run_id, text, artifact_file)
 
-    def _bytes_call(self, data: bytes, artifact_file: str) -> Callable[[], None]:
+    def _bytes_call(self, data: bytes, artifact_file: str) -> PlannedCall:
         run_id, client = self._target()
         folder, _, filename = artifact_file.rpartition("/")
 
@@ -477,17 +473,15 @@ class MlflowBackend(BaseBackend):
 
         return upload
 
-    def _artifact_call(self, artifact: Artifact, plan: WritePlan) -> Callable[[], None]:
+    def _artifact_call(self, artifact: Artifact) -> PlannedCall:
         run_id, client = self._target()
         dest = self._renaming(
             "artifact name", artifact.name, artifact_path(artifact.name, keep_extension=True)
         )
 
         def upload() -> None:
-            source = artifact.path
-            if not source.exists():  # retrying cannot bring it back: refuse this one record
-                plan.refused.append(f"artifact source deleted before upload: {source}")
-            elif artifact.is_dir:
+            source = artifact_source(artifact)
+            if artifact.is_dir:
                 client.log_artifacts(run_id, str(source), artifact_path=dest)
             else:
                 folder, _, filename = dest.rpartition("/")
@@ -501,7 +495,7 @@ class MlflowBackend(BaseBackend):
 
         return upload
 
-    def _media_call(self, media: Media) -> Callable[[], None]:
+    def _media_call(self, media: Media) -> PlannedCall:
         run_id, client = self._target()
         if isinstance(media, Text):
             return self._text_call(
@@ -511,13 +505,9 @@ class MlflowBackend(BaseBackend):
             image, key = media, self._renaming("image name", media.name, image_key(media.name))
 
             def log_image() -> None:
-                import io
-
-                import PIL.Image
-
                 client.log_image(
                     run_id,
-                    PIL.Image.open(io.BytesIO(image.png)),
+                    pil_image(image.png),
                     key=key,
                     step=image.step,
                     timestamp=_millis(image.timestamp),

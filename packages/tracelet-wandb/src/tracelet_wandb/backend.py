@@ -33,17 +33,17 @@ id receives the whole run. An online run has no identity here: ``--new-run`` del
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
 import shlex
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tracelet.backend import BaseBackend, RunInfo, RunLink
+from tracelet.backend_kit import BatchWriter, PlannedCall, WarnOnce, artifact_source, pil_image
 from tracelet.errors import BackendStartError
 from tracelet.media import plotly_html
 from tracelet.records import (
@@ -58,7 +58,7 @@ from tracelet.records import (
     RunStatus,
     Text,
 )
-from tracelet.resumable import ResumableWriter, WritePlan
+from tracelet.resumable import WritePlan
 from tracelet_wandb.offline_log import wait_for_exit
 from tracelet_wandb.settings import WandbSettings
 
@@ -98,8 +98,13 @@ class WandbBackend(BaseBackend):
         self.settings = settings or WandbSettings()
         self._run: WandbRun | None = None
         self._tags: dict[str, str] = {}  # Tracelet tag name -> W&B tag
-        self._writer = ResumableWriter(self._plan)
-        self._warned: set[str] = set()
+        self._writer = BatchWriter(self._plan)
+        self._warn_once = WarnOnce(
+            logger,
+            prefix="tracelet: wandb: ",
+            suffix=" (warned once per run)",
+            repeat_level=logging.DEBUG,
+        )
         self._started = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -225,13 +230,6 @@ class WandbBackend(BaseBackend):
         assert self._run is not None, "used before start"
         return self._run
 
-    def _warn_once(self, kind: str, message: str) -> None:
-        if kind in self._warned:
-            logger.debug("tracelet: wandb: %s", message)
-            return
-        self._warned.add(kind)
-        logger.warning("tracelet: wandb: %s (warned once per run)", message)
-
     def _plan(self, batch: Batch) -> WritePlan:
         """Turn a batch into W&B calls: config, tags, history rows, artifacts."""
         plan = WritePlan(batch)
@@ -251,50 +249,27 @@ class WandbBackend(BaseBackend):
                 self._tags[t.name] = text
             tags = tuple(dict.fromkeys([*self.settings.tags, *self._tags.values()]))
             plan.calls.append(lambda: setattr(run, "tags", tags))
-        rows = history_rows(batch.metrics)
-        for record in batch.media:
-            rows.append(
-                {
-                    STEP_METRIC: record.step,
-                    "_timestamp": record.timestamp,
-                    record.name: self._media_value(record),
-                }
-            )
-        plan.calls.extend(self._row_call(row) for row in rows)
-        plan.calls.extend(self._artifact_call(a, plan) for a in batch.artifacts)
+        plan.calls.extend(self._row_call(row) for row in history_rows(batch.metrics))
+        plan.calls.extend(self._media_call(m) for m in batch.media)
+        plan.calls.extend(self._artifact_call(a) for a in batch.artifacts)
         return plan
 
-    def _row_call(self, row: dict[str, Any]) -> Callable[[], None]:
+    def _row_call(self, row: dict[str, Any]) -> PlannedCall:
         log = self.run.log
         return lambda: log(row)
 
-    def _media_value(self, record: Media) -> Any:
-        import wandb
+    def _media_call(self, media: Media) -> PlannedCall:
+        """A history row of its own holding the record as a W&B media object."""
+        row = {STEP_METRIC: media.step, "_timestamp": media.timestamp, media.name: _value(media)}
+        return self._row_call(row)
 
-        if isinstance(record, Image):
-            return wandb.Image(_pil(record.png), caption=record.caption)
-        if isinstance(record, Histogram):
-            # Plain lists are what W&B stores (it calls .tolist() only when there is one).
-            bins: Any = (list(record.counts), list(record.edges))
-            return wandb.Histogram(np_histogram=bins)
-        if isinstance(record, Text):
-            return wandb.Table(columns=["step", "text"], data=[[record.step, record.text]])
-        assert isinstance(record, Figure)
-        if record.png is not None:
-            return wandb.Image(_pil(record.png))
-        assert record.plotly_json is not None
-        return wandb.Html(plotly_html(record.plotly_json), inject=False)
-
-    def _artifact_call(self, artifact: Artifact, plan: WritePlan) -> Callable[[], None]:
+    def _artifact_call(self, artifact: Artifact) -> PlannedCall:
         run = self.run
 
         def upload() -> None:
             import wandb
 
-            source = artifact.path
-            if not source.exists():  # retrying cannot bring it back: refuse this one record
-                plan.refused.append(f"artifact source deleted before upload: {source}")
-                return
+            source = artifact_source(artifact)
             kind = "directory" if artifact.is_dir else "file"
             wandb_artifact = wandb.Artifact(artifact_name(artifact.name), type=kind)
             if artifact.is_dir:
@@ -304,6 +279,25 @@ class WandbBackend(BaseBackend):
             run.log_artifact(wandb_artifact)
 
         return upload
+
+
+def _value(record: Media) -> Any:
+    """The W&B media object of a record."""
+    import wandb
+
+    if isinstance(record, Image):
+        return wandb.Image(pil_image(record.png), caption=record.caption)
+    if isinstance(record, Histogram):
+        # Plain lists are what W&B stores (it calls .tolist() only when there is one).
+        bins: Any = (list(record.counts), list(record.edges))
+        return wandb.Histogram(np_histogram=bins)
+    if isinstance(record, Text):
+        return wandb.Table(columns=["step", "text"], data=[[record.step, record.text]])
+    assert isinstance(record, Figure)
+    if record.png is not None:
+        return wandb.Image(pil_image(record.png))
+    assert record.plotly_json is not None
+    return wandb.Html(plotly_html(record.plotly_json), inject=False)
 
 
 def history_rows(points: list[tuple[str, float, int, float]]) -> list[dict[str, Any]]:
@@ -381,9 +375,3 @@ def check_credentials(settings: WandbSettings) -> None:
             "WANDB_API_KEY (or wandb.api_key), or run `wandb login`; or set wandb.mode: "
             "offline (WANDB_MODE=offline) to log locally and upload later with `wandb sync`"
         )
-
-
-def _pil(png: bytes) -> Any:
-    import PIL.Image
-
-    return PIL.Image.open(io.BytesIO(png))
