@@ -153,28 +153,17 @@ def test_a_tracelet_settings_is_an_experiments_config() -> None:
     assert points(stored(exp.run), "loss") == [(0, 0.3)]
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "feature"),
-    [
-        ({"automagic": True}, "automagic"),
-        ({"automagic_config": object()}, "automagic"),
-        ({"artifacts": True}, "typed artifacts"),
-        ({"automagic_artifacts": True}, "typed artifacts"),
-    ],
-)
-def test_automagic_and_artifacts_flags_warn_once_and_the_run_still_logs(
-    caplog: pytest.LogCaptureFixture, kwargs: dict[str, Any], feature: str
+@pytest.mark.parametrize("kwargs", [{"artifacts": True}, {"automagic_artifacts": True}])
+def test_typed_artifact_flags_warn_once_and_the_run_still_logs(
+    caplog: pytest.LogCaptureFixture, kwargs: dict[str, Any]
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="tracelet"):
         first = tracelet.Experiment("flags", backend="local", **kwargs)
         tracelet.Experiment("flags-again", backend="local", **kwargs)  # once per process
     (record,) = caplog.records
     message = record.getMessage()
-    assert message.startswith(f"tracelet: {feature} (Experiment(")
-    assert "is not yet supported" in message or "are not yet supported" in message
-    if feature == "automagic":
-        assert "capture_tensorboard" in message
-        assert "capture_lightning" in message
+    assert message.startswith("tracelet: typed artifacts (Experiment(")
+    assert "are not yet supported" in message
     with first:
         first.log_params({"lr": 0.1})
     assert stored(first.run).params == {"lr": 0.1}

@@ -76,6 +76,7 @@ RENAMED_CASES = [
     ("track_env", False),
     ("track_tensorboard", False),
     ("track_lightning", False),
+    ("enable_automagic", True),
 ]
 
 
@@ -253,34 +254,12 @@ def test_every_ignored_key_is_accepted_from_each_source(
         assert any(m.startswith(f"'{old}' (from ") and "is ignored" in m for m in said), old
 
 
-# -- automagic and artifacts switches ------------------------------------------------------------
+# -- typed-artifact switches --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", SOURCES)
-def test_enable_automagic_is_accepted_and_says_it_is_not_yet_supported(
-    host: PluginHost,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-    source: str,
+def test_a_not_yet_switch_set_false_says_nothing(
+    host: PluginHost, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config, label = give(source, "enable_automagic", True, monkeypatch)
-    with caplog.at_level(logging.WARNING, logger="tracelet"):
-        resolve_settings(host, config=config)
-        resolve_settings(host, config=config)  # once per process
-    (record,) = [r for r in caplog.records if "automagic" in r.getMessage()]
-    message = record.getMessage()
-    assert message.startswith(
-        f"tracelet: automagic ('enable_automagic' from {label}) is not yet supported in this "
-        "Tracelet release"
-    )
-    assert "TensorBoard SummaryWriter calls (capture_tensorboard)" in message
-    assert "Lightning Trainer metrics (capture_lightning)" in message
-
-
-def test_enable_automagic_false_says_nothing(
-    host: PluginHost, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setenv("TRACELET_ENABLE_AUTOMAGIC", "false")
     with caplog.at_level(logging.WARNING, logger="tracelet"):
         resolve_settings(host, config={"enable_artifacts": "no"})
     assert caplog.records == []
@@ -292,7 +271,7 @@ def test_every_not_yet_switch_is_accepted(
     with caplog.at_level(logging.WARNING, logger="tracelet"):
         resolve_settings(host, config=dict.fromkeys(NOT_YET_KEYS, True))
     messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == 2  # automagic, typed artifacts: each once
+    assert len(messages) == 1  # typed artifacts, once
     assert any("typed artifacts ('enable_artifacts' from argument" in m for m in messages)
 
 
@@ -326,14 +305,15 @@ def test_every_earlier_env_var_at_once_still_starts_runs_that_store_everything(
         assert second.stop()
 
     said = deprecations(record)
-    assert len(said) == 8  # each said once, not again for the second run
-    assert len(set(said)) == 8
+    assert len(said) == 9  # each said once, not again for the second run
+    assert len(set(said)) == 9
     for stopped in (first, second):
         settings = stopped.settings
         assert settings is not None
         assert settings.model.collect_system_metrics is False  # type: ignore[attr-defined]
         assert settings.model.system_metrics_interval == 30  # type: ignore[attr-defined]
         assert settings.model.track_environment is True  # type: ignore[attr-defined]
+        assert settings.model.automagic is True  # type: ignore[attr-defined]
     stored = read_run(first.links["local"].path)
     assert stored.status == "finished"
     assert [(p.step, p.value) for p in stored.metric_history("loss")] == [(2, 0.5)]

@@ -85,3 +85,11 @@ def tracelet_register_collectors(register: RegisterCollector) -> None:
         description="A TraceletCallback added to Hugging Face Trainers, whose own callbacks "
         "for the run's backends are removed (capture_transformers).",
     )
+    register(
+        "automagic",
+        _factory("automagic"),
+        settings=settings.AutomagicSettings,
+        top_level=True,
+        description="The script's hyperparameter variables, models and datasets, logged as "
+        "params when the run stops (automagic, off by default).",
+    )

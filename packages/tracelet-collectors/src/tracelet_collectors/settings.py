@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tracelet.settings.model import SectionModel
+from tracelet.settings.model import CommaList, SectionModel
 
 
 class SystemSettings(SectionModel):
@@ -83,4 +83,31 @@ class TransformersSettings(SectionModel):
         description="Add a TraceletCallback to every Hugging Face Trainer built while a run is "
         "active, and remove its own MLflow, W&B, ClearML and AIM callbacks for the backends "
         "the run sends to.",
+    )
+
+
+class AutomagicSettings(SectionModel):
+    """The ``automagic`` collector (see :mod:`tracelet.automagic` for the rule)."""
+
+    automagic: bool = Field(
+        False,
+        description="Log the script's hyperparameter variables (learning_rate, batch_size, "
+        "...) as params when the run stops, with the models and datasets it holds.",
+    )
+    automagic_include: CommaList = Field(
+        default_factory=list,
+        description="Name patterns (fnmatch) of more variables to capture, such as 'n_*'.",
+    )
+    automagic_exclude: CommaList = Field(
+        default_factory=list,
+        description="Name patterns of variables never captured; they win over the rest.",
+    )
+    automagic_hyperparams: bool = Field(
+        True, description="With automagic: capture hyperparameter variables."
+    )
+    automagic_models: bool = Field(
+        True, description="With automagic: describe the PyTorch and Keras models found."
+    )
+    automagic_datasets: bool = Field(
+        True, description="With automagic: describe the datasets and data loaders found."
     )

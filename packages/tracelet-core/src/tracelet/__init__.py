@@ -144,6 +144,10 @@ def __getattr__(name: str) -> Any:
         from tracelet.experiment import Experiment
 
         return Experiment
+    if name == "automagic":  # as earlier releases: `tracelet.automagic.AutomagicConfig`
+        import importlib
+
+        return importlib.import_module("tracelet.automagic")
     raise AttributeError(f"module 'tracelet' has no attribute {name!r}")
 
 

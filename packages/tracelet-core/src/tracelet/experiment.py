@@ -39,9 +39,12 @@ class Experiment:
         backend: A backend name or a list of names (default: settings, else ``local``).
         tags: Tags set on the run when it starts: a mapping of name to value, or a list of
             labels (each a tag with an empty value, shown as the label in W&B and ClearML).
-        automagic: Not supported yet in this release: one warning per process says so, and
-            what is captured anyway. Same for ``automagic_config``.
-        automagic_config: See ``automagic``.
+        automagic: Log the script's hyperparameter variables (``learning_rate``,
+            ``batch_size``, ... also those assigned after :meth:`start`) and the models and
+            datasets it holds as params when the run stops: the ``automagic`` setting (see
+            :mod:`tracelet.automagic` for the rule).
+        automagic_config: A :class:`tracelet.automagic.AutomagicConfig` saying what automagic
+            captures (include and exclude patterns, switches); giving one turns automagic on.
         artifacts: Typed artifacts are not supported yet: one warning per process;
             :meth:`log_artifact` stores files. Same for ``automagic_artifacts``.
         automagic_artifacts: See ``artifacts``.
@@ -68,8 +71,7 @@ class Experiment:
         self._run: Run | None = None
         self._iteration = 0
         self._iteration_set = False
-        if automagic or automagic_config is not None:
-            warn_not_yet("automagic", "Experiment(automagic=...)")
+        self._automagic = _automagic_settings(automagic, automagic_config)
         if artifacts or automagic_artifacts:
             warn_not_yet("artifacts", "Experiment(artifacts=...)")
 
@@ -118,7 +120,8 @@ class Experiment:
             return self
         from tracelet import start_logging
 
-        run = start_logging(exp_name=self._name, backend=self._backend, config=self._config)
+        config = {**self._config, **self._automagic} if self._automagic else self._config
+        run = start_logging(exp_name=self._name, backend=self._backend, config=config)
         if self._tag_values:
             run.set_tags(self._tag_values)
         self._run = run
@@ -221,6 +224,24 @@ class Experiment:
     def __repr__(self) -> str:
         state = "not started" if self._run is None else self._run.status
         return f"<tracelet.Experiment {self._name!r} {state}>"
+
+
+def _automagic_settings(automagic: bool, config: Any) -> dict[str, Any]:
+    """The settings ``automagic`` and ``automagic_config`` add to the run's config.
+
+    Raises:
+        TypeError: ``config`` is not an ``AutomagicConfig``.
+    """
+    if config is None:
+        return {"automagic": True} if automagic else {}
+    from tracelet.automagic import AutomagicConfig
+
+    if not isinstance(config, AutomagicConfig):
+        raise TypeError(
+            "automagic_config takes a tracelet.automagic.AutomagicConfig, got "
+            f"{type(config).__name__}"
+        )
+    return config.settings()
 
 
 def _tag_values(tags: Tags | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ raised (unless you turn warnings into errors), and each message is said once per
   it is shown exactly once either way, and ``-W error::DeprecationWarning`` or pytest's
   ``filterwarnings`` still see it as a warning. A filter aimed at it (its category, a message
   or a module) silences it altogether;
-* a feature that is **not yet** supported in this release (automagic, typed artifacts) is a
+* a feature that is **not yet** supported in this release (typed artifacts) is a
   WARNING on the ``tracelet.legacy`` logger, once per process per feature, saying what is
   captured anyway.
 
@@ -38,8 +38,14 @@ class TraceletDeprecationWarning(DeprecationWarning):
 _said: set[str] = set()
 _said_lock = threading.Lock()
 
-#: Modules whose frames are not "the user's code" when a warning names a line.
+#: Modules whose frames are not "the user's code" when a warning names a line (or when
+#: automagic looks for the code that started a run).
 _INTERNAL = re.compile(r"^(tracelet|tracelet_\w+|pydantic|pydantic_settings)(\.|$)")
+
+
+def is_internal_frame(frame: FrameType) -> bool:
+    """Whether ``frame`` runs Tracelet's code (a plugin's too) or pydantic's, not the user's."""
+    return _INTERNAL.match(str(frame.f_globals.get("__name__", ""))) is not None
 
 
 def _first_time(key: str) -> bool:
@@ -59,7 +65,7 @@ def _user_frame() -> tuple[FrameType, int]:
     while frame is not None:
         level += 1
         found = (frame, level)
-        if not _INTERNAL.match(str(frame.f_globals.get("__name__", ""))):
+        if not is_internal_frame(frame):
             break
         frame = frame.f_back
     return found
@@ -122,13 +128,6 @@ def warn_deprecated(message: str) -> None:
 
 #: Feature → what is said when a script asks for it (``{source}``: where it asked).
 NOT_YET: dict[str, str] = {
-    "automagic": (
-        "tracelet: automagic ({source}) is not yet supported in this Tracelet release: the "
-        "script's hyperparameter variables are not captured; log them with log_params(...). "
-        "Captured anyway while a run is active: TensorBoard SummaryWriter calls "
-        "(capture_tensorboard) and Lightning Trainer metrics (capture_lightning). "
-        "See docs/migrating.md."
-    ),
     "artifacts": (
         "tracelet: typed artifacts ({source}) are not yet supported in this Tracelet release; "
         "files and folders are stored with log_artifact(path, name). See docs/migrating.md."

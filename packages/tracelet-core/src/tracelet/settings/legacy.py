@@ -14,7 +14,7 @@ source (see :mod:`tracelet.legacy` for how it is made visible):
 * a renamed key is read as today's key, unless today's key is also set in the same source
   (that one wins), or the plugin that brings today's key is not installed (it is ignored);
 * a key that had no effect in earlier releases is ignored, saying what to use instead;
-* a switch for a feature not supported yet (``enable_automagic``) is accepted; when it asks
+* a switch for a feature not supported yet (``enable_artifacts``) is accepted; when it asks
   for the feature, :func:`tracelet.legacy.warn_not_yet` says so.
 """
 
@@ -41,6 +41,7 @@ RENAMED: dict[str, str] = {
     "track_env": "track_environment",
     "track_tensorboard": "capture_tensorboard",
     "track_lightning": "capture_lightning",
+    "enable_automagic": "automagic",
 }
 
 _BACKEND_SERVER = (
@@ -72,7 +73,6 @@ IGNORED: dict[str, str] = {
 
 #: Earlier switch → the feature it asks for (see :data:`tracelet.legacy.NOT_YET`).
 NOT_YET_KEYS: dict[str, str] = {
-    "enable_automagic": "automagic",
     "enable_artifacts": "artifacts",
     "automagic_artifacts": "artifacts",
 }
