@@ -46,6 +46,13 @@ def fmt_float(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def verdict(measured: float, limit: float, digits: int = 0) -> str:
+    """``"PASS"`` when ``measured`` <= ``limit``, else ``"FAIL"``, both rounded to ``digits``
+    decimals first, as the target line prints them: the printed figures decide, so a reader
+    (or a test that parses the line) can check the verdict against them."""
+    return "PASS" if round(measured, digits) <= round(limit, digits) else "FAIL"
+
+
 def section(title: str) -> str:
     """A section heading: the title underlined with ``=``, preceded by a blank line."""
     return f"\n{title}\n{'=' * len(title)}"

@@ -42,6 +42,7 @@ from _util import (
     median,
     section,
     table,
+    verdict,
 )
 
 import tracelet
@@ -160,10 +161,10 @@ def bench_loop(sizes: Sizes) -> tuple[list[str], dict[str, Timings]]:
         on = timings[label].per_call_ns
         diff = median(on) - median(off)
         allowed = max(spread, 0.05 * median(off))
-        verdict = "PASS" if diff <= allowed else "FAIL"
         print(
             f"target: {label} costs nothing measurable: {diff / 1e3:+.3f} us/call vs off, "
-            f"within the off rounds' spread ({allowed / 1e3:.3f} us) -> {verdict}"
+            f"within the off rounds' spread ({allowed / 1e3:.3f} us) -> "
+            f"{verdict(diff / 1e3, allowed / 1e3, 3)}"
         )
     return problems, timings
 

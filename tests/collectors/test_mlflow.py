@@ -70,14 +70,21 @@ def test_what_the_collectors_logged_is_what_mlflow_stored(repo: Any, store: str)
     assert TOKEN not in repr((mlrun.data.params, mlrun.data.tags, files))
 
 
+#: Runs until 5 samples of its own are logged (a deadline for progress, not a speed claim).
 RANK_SCRIPT = """
 import sys, time, tracelet
-run = tracelet.start_logging("ranks", backend="mlflow", config={
+from tracelet.backends import memory
+run = tracelet.start_logging("ranks", backend=["mlflow", "memory"], config={
     "log_all_ranks": True, "collect_system_metrics": True, "system_metrics_interval": 0.1,
     "track_environment": False,
     "track_git_info": False, "mlflow": {"tracking_uri": sys.argv[1], "run_id": sys.argv[2]},
 })
-time.sleep(1.0)
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline and not any(
+    len(points) >= 5 for points in memory.stored(run).metrics.values()
+):
+    run.flush(timeout=60)
+    time.sleep(0.02)
 sys.exit(0 if run.stop() else 1)
 """
 

@@ -1,8 +1,9 @@
 """``benchmarks/bench_core.py`` runs, prints its tables and passes its correctness checks.
 
 Timings are never asserted: they depend on the machine and on what else runs on it. What is
-asserted is what the script verifies about Tracelet itself: no point lost on the way to the
-``local`` backend and no heavy module loaded by ``import tracelet``.
+asserted is what the script verifies about Tracelet itself (no point lost on the way to the
+``local`` backend, no heavy module loaded by ``import tracelet``), and that each timing
+target's PASS or FAIL is the one its printed figures imply, whichever it is.
 """
 
 from __future__ import annotations
@@ -13,6 +14,40 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_core.py"
+
+#: The target lines: the limit, the measured figure and the verdict, as printed.
+CALL_TARGET = re.compile(
+    r"^target: run\.log_metric with 4 backends <= (?P<limit>[\d,]+) ns/call \(median\): "
+    r"(?P<measured>[\d,]+) ns -> (?P<verdict>PASS|FAIL)$",
+    re.MULTILINE,
+)
+IMPORT_TARGET = re.compile(
+    r"^target: import (?P<module>\S+) adds <= (?P<limit>[\d.]+) ms \(median\): "
+    r"(?P<measured>-?[\d.]+) ms -> (?P<verdict>PASS|FAIL)$",
+    re.MULTILINE,
+)
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _one_target(pattern: re.Pattern[str], out: str) -> re.Match[str]:
+    """The one line of ``pattern`` in ``out``, whose verdict must be what its figures imply:
+    PASS when the measured figure is at most the limit."""
+    found = list(pattern.finditer(out))
+    assert len(found) == 1, out
+    line = found[0]
+    implied = "PASS" if _number(line["measured"]) <= _number(line["limit"]) else "FAIL"
+    assert line["verdict"] == implied, line[0]
+    return line
+
+
+def _first_figure(out: str, label: str) -> float:
+    """The first figure (the median column) of the table row named ``label``."""
+    rows = [line for line in out.splitlines() if line.startswith(label + "  ")]
+    assert len(rows) == 1, (label, out)
+    return _number(rows[0][len(label) :].split()[0])
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -26,7 +61,9 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_quick_run_prints_every_table_and_passes_its_checks() -> None:
-    proc = _bench("--quick")
+    # Section 1's target far above any cost, so its verdict must be PASS (the heavy import
+    # below must FAIL): both verdicts are checked, whatever the machine's speed.
+    proc = _bench("--quick", "--call-target-ns", "1e9")
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
 
@@ -46,8 +83,15 @@ def test_quick_run_prints_every_table_and_passes_its_checks() -> None:
     ):
         assert row in out
     assert re.search(r"run settings \(defaults\): batch_size=\d+, flush_interval=", out)
-    assert re.search(r"target: run\.log_metric with 4 backends .* -> (PASS|FAIL)", out)
-    assert re.search(r"target: import tracelet adds .* -> (PASS|FAIL)", out)
+    # Each verdict matches its figures, and the figure is the table's (the median column).
+    call = _one_target(CALL_TARGET, out)
+    assert (call["limit"], call["verdict"]) == ("1,000,000,000", "PASS")
+    assert _number(call["measured"]) == _first_figure(out, "run.log_metric, 4 backends")
+    imported = _one_target(IMPORT_TARGET, out)
+    assert imported["module"] == "tracelet"
+    assert _number(imported["measured"]) == _first_figure(out, "difference")
+    medians = [_first_figure(out, f"python -c {c}") for c in ('"import tracelet"', "pass")]
+    assert abs(_number(imported["measured"]) - (medians[0] - medians[1])) <= 0.15, medians
 
     assert "every no-op backend received every point (none missing)" in out
     assert "20,000 of 20,000 points, none missing" in out
@@ -57,7 +101,10 @@ def test_quick_run_prints_every_table_and_passes_its_checks() -> None:
 
 def test_a_heavy_import_fails_the_run_and_is_named() -> None:
     # tracelet.settings loads pydantic by design: the check must catch it and fail the script.
-    proc = _bench("--quick", "--only", "import", "--module", "tracelet.settings")
+    # A target of 0 ms, which importing pydantic cannot meet: the verdict must be FAIL.
+    proc = _bench(
+        "--quick", "--only", "import", "--module", "tracelet.settings", "--import-target-ms", "0"
+    )
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
     failed = [line for line in out.splitlines() if line.startswith("FAILED: heavy modules")]
@@ -65,5 +112,11 @@ def test_a_heavy_import_fails_the_run_and_is_named() -> None:
     assert "pydantic" in failed[0]
     assert "pydantic_settings" in failed[0]
     assert "no heavy modules imported" not in out
+    imported = _one_target(IMPORT_TARGET, out)
+    assert (imported["module"], imported["limit"], imported["verdict"]) == (
+        "tracelet.settings",
+        "0",
+        "FAIL",
+    )
     # over the limit, the script explains where the import time goes
     assert "import cost by module (python -X importtime" in out

@@ -3,6 +3,11 @@
 The misbehaving backends below are real backend implementations registered as plugin objects
 on a fresh plugin host, next to the real ``memory`` backend. Each test checks exact counts in
 ``run.stats()`` against what the backends received.
+
+No test bounds how long a call takes: "does not wait for a backend" is shown by the call
+returning while that backend's write is still blocked on a gate the test holds closed. A
+timeout is checked from below only (the call gave the backend its time), which holds however
+loaded the machine is. Speed targets live in ``benchmarks/bench_core.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from tracelet.run import Run
 from tracelet.session import start_run
 
 pytestmark = pytest.mark.usefixtures("no_leftover_threads")
+
+#: A deadline for progress the test waits for (a thread reaching a point), not a speed claim:
+#: generous, so a loaded machine does not fail the test.
+PROGRESS = 30.0
 
 
 # -- backends --------------------------------------------------------------------------------------
@@ -90,16 +99,33 @@ class Rejecting(Recorder):
 
 
 class Gated(Recorder):
-    """A write that hangs until the test opens the gate."""
+    """A write that hangs until the test opens the gate.
+
+    A watchdog opens the gate after :data:`PROGRESS` seconds: a call that wrongly waits for
+    the write then returns, with the gate open, and the test fails instead of hanging.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.gate = threading.Event()
         self.entered = threading.Event()
+        threading.Thread(target=self._watchdog, name="gate-watchdog", daemon=True).start()
+
+    def _watchdog(self) -> None:
+        if not self.gate.wait(PROGRESS):
+            self.gate.set()
 
     def fail(self, batch: Batch) -> None:
         self.entered.set()
         self.gate.wait()
+
+
+class GatedFailing(Gated):
+    """A write that hangs until the test opens the gate, then fails (and every later one)."""
+
+    def fail(self, batch: Batch) -> None:
+        super().fail(batch)
+        raise ConnectionError("server unreachable")
 
 
 class MetricsOnly(Recorder):
@@ -131,7 +157,7 @@ def start(host: PluginHost, backends: dict[str, Backend], *names: str, **config:
     )
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = PROGRESS) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -147,15 +173,21 @@ def accounted(run: Run, name: str) -> int:
 
 
 def test_failing_backend_never_blocks_the_loop_and_others_get_everything(
-    host: PluginHost,
+    host: PluginHost, gates: list[Gated]
 ) -> None:
-    failing = AlwaysFailing()
+    failing = GatedFailing()
+    gates.append(failing)
     run = start(host, {"failing": failing}, "memory", batch_size=100)
-    began = time.perf_counter()
-    for step in range(3000):
+    run.log_metric("x", 0.0, step=0)
+    assert failing.entered.wait(PROGRESS)
+    # The loop ends while the backend's first write is still held: it never waited for it.
+    for step in range(1, 3000):
         run.log_metric("x", float(step), step=step)
-    loop_seconds = time.perf_counter() - began
-    assert loop_seconds < 1.0, f"the loop took {loop_seconds:.2f}s"
+    wait_for(lambda: run.stats()["memory"].delivered == 3000)
+    assert not failing.gate.is_set()
+    assert len(failing.attempts) == 1, "still in its first write"
+    failing.gate.set()  # from now on every write fails at once
+    wait_for(lambda: run.stats()["failing"].retries >= 1)
     assert run.flush(timeout=0.5) is False, "the failing backend cannot confirm"
     wait_for(lambda: run.stats()["memory"].delivered == 3000)
     stats = run.stats()["failing"]
@@ -165,10 +197,7 @@ def test_failing_backend_never_blocks_the_loop_and_others_get_everything(
     assert stats.retries <= len(failing.attempts) <= stats.retries + 1
     assert all(b is failing.attempts[0] for b in failing.attempts), "one batch, tried again"
 
-    began = time.monotonic()
     assert run.stop(timeout=0.5) is False
-    took = time.monotonic() - began
-    assert 0.4 <= took < 2.0, f"stop took {took:.2f}s for a 0.5s timeout"
     stats = run.stats()["failing"]
     # Given up at the deadline: in the journal, for `tracelet sync` (not failed, not pending).
     assert (stats.delivered, stats.pending, stats.failed, stats.undelivered) == (0, 0, 0, 3000)
@@ -269,19 +298,23 @@ def test_hung_backend_delays_nobody_and_flush_stop_respect_their_timeouts(
     run = start(host, {"hung": hung}, "memory", "local", batch_size=50)
     for step in range(500):
         run.log_metric("x", float(step), step=step)
-    assert hung.entered.wait(10)
+    assert hung.entered.wait(PROGRESS)
     wait_for(lambda: run.stats()["memory"].delivered == 500)
     wait_for(lambda: run.stats()["local"].delivered == 500)
 
+    # Each call returns while the hung write is still held, and not before its timeout
+    # (checked from below, with a margin for the clock's resolution).
     began = time.monotonic()
     assert run.flush(timeout=0.3) is False
     took = time.monotonic() - began
-    assert 0.25 <= took < 1.5, f"flush(0.3) took {took:.2f}s"
+    assert took >= 0.25, f"flush(0.3) gave up after {took:.2f}s"
+    assert (hung.gate.is_set(), hung.points) == (False, [])
 
     began = time.monotonic()
     assert run.stop(timeout=0.5) is False
     took = time.monotonic() - began
-    assert 0.4 <= took < 1.5, f"stop(0.5) took {took:.2f}s"
+    assert took >= 0.4, f"stop(0.5) gave up after {took:.2f}s"
+    assert (hung.gate.is_set(), hung.points) == (False, [])
     assert memory.stored(run).status == "finished", "the others were closed on time"
     stats = run.stats()["hung"]
     assert (stats.delivered, stats.pending, stats.undelivered) == (0, 0, 500)
@@ -369,7 +402,7 @@ def _paced(run: Run, gated: Gated, count: int) -> None:
         run.log_metric("x", float(step), step=step)
         wait_for(lambda n=step + 1: run.stats()["memory"].delivered == n)
         if step == 0:
-            assert gated.entered.wait(10)
+            assert gated.entered.wait(PROGRESS)
 
 
 @pytest.mark.parametrize(
@@ -429,7 +462,7 @@ def test_block_policy_blocks_the_caller_until_there_is_room(
     logger_thread = threading.Thread(target=loop)
     logger_thread.start()
     try:
-        assert slow.entered.wait(10)
+        assert slow.entered.wait(PROGRESS)
         # Blocked: the count of returned calls stops growing well short of 40.
         last = -1
         while len(returned) != last:
@@ -440,7 +473,7 @@ def test_block_policy_blocks_the_caller_until_there_is_room(
         assert run.stats()["slow"].dropped == 0
     finally:
         slow.gate.set()
-        logger_thread.join(10)
+        logger_thread.join(PROGRESS)
     assert returned == list(range(40))
     assert run.stop(timeout=10)
     assert [s for _, _, s in slow.points] == list(range(40))
@@ -460,10 +493,10 @@ def test_block_policy_stop_does_not_wait_on_a_hung_backend(
     )
     for step in range(9):  # 5 at the hung backend, 1 held by the router, 3 in the buffer
         run.log_metric("x", float(step), step=step)
-    assert hung.entered.wait(10)
-    began = time.monotonic()
+    assert hung.entered.wait(PROGRESS)
+    # stop returns while the hung write is still held: it did not wait for it.
     assert run.stop(timeout=0.5) is False
-    assert time.monotonic() - began < 1.5
+    assert (hung.gate.is_set(), hung.points) == (False, [])
     assert memory.stored(run).steps("x") == list(range(9)), "the router was not stuck"
     assert memory.stored(run).status == "finished"
     hung.gate.set()

@@ -23,7 +23,7 @@ import logging
 from typing import Any
 
 from tracelet_collectors.naming import system_prefix
-from tracelet_collectors.periodic import PeriodicCollector
+from tracelet_collectors.periodic import Clock, PeriodicCollector
 
 logger = logging.getLogger("tracelet.collectors.gpu")
 
@@ -81,12 +81,13 @@ def _load_nvml() -> Any:
     return pynvml
 
 
-def create(settings: Any, nvml: Any = None) -> PeriodicCollector | None:
+def create(settings: Any, nvml: Any = None, clock: Clock | None = None) -> PeriodicCollector | None:
     """The factory: a collector when ``collect_gpu_metrics`` is on and NVML finds a device.
 
     Args:
         settings: The resolved settings.
         nvml: The NVML module to use; default: ``pynvml`` from nvidia-ml-py.
+        clock: The sampling thread's clock; default: the real one.
     """
     if not settings.collect_gpu_metrics:
         return None
@@ -116,4 +117,5 @@ def create(settings: Any, nvml: Any = None) -> PeriodicCollector | None:
         reader.read,
         system_prefix(),
         close=nvml.nvmlShutdown,
+        clock=clock,
     )

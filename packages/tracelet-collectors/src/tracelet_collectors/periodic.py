@@ -6,6 +6,10 @@ start, so a slow reading does not make the interval drift. The first sample is t
 interval after the start; a run shorter than the interval has none.
 
 ``stop`` wakes the thread at once (it waits on an event, never sleeps) and joins it.
+
+The thread reads the time and waits through a :class:`Clock`: by default the monotonic clock
+and the stop event's own ``wait`` (bound once, so the default costs nothing extra). A test
+passes a clock it moves by hand and gets exactly one sample per interval it lets pass.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tracelet.threads import TraceletThread
 
@@ -25,6 +29,17 @@ logger = logging.getLogger("tracelet.collectors")
 
 #: Reads one sample: metric name (without the prefix) → value.
 Reader = Callable[[], Mapping[str, float]]
+
+
+class Clock(Protocol):
+    """Where the sampling thread reads the time and waits for the next sample."""
+
+    def now(self) -> float:
+        """Seconds on a monotonic scale (only differences between two readings count)."""
+
+    def wait(self, stopping: threading.Event, seconds: float) -> bool:
+        """Wait until ``seconds`` have passed on this clock or ``stopping`` is set, whichever
+        comes first; return whether ``stopping`` is set (as :meth:`threading.Event.wait`)."""
 
 
 class PeriodicCollector:
@@ -38,6 +53,8 @@ class PeriodicCollector:
         prefix: Put before every name (``"system/"``).
         prepare: Called once on the thread before the first wait (a baseline for rates).
         close: Called once after the thread has ended (release a library handle).
+        clock: Reads the time and waits between samples; default: :func:`time.monotonic`
+            and the stop event's ``wait``.
     """
 
     def __init__(
@@ -49,6 +66,7 @@ class PeriodicCollector:
         *,
         prepare: Callable[[], None] | None = None,
         close: Callable[[], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if not interval > 0:
             raise ValueError(f"{name}: interval must be > 0 seconds; got {interval!r}")
@@ -58,6 +76,7 @@ class PeriodicCollector:
         self.prefix = prefix
         self._prepare = prepare
         self._close = close
+        self._clock = clock
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._warned = False
@@ -80,9 +99,13 @@ class PeriodicCollector:
             except Exception:
                 logger.warning("tracelet: %s metrics not collected", self.name, exc_info=True)
                 return
-        started = time.monotonic()
+        now, wait = self._timing()
+        interval = self.interval
+        started = now()
         step = 0
-        while not self._stopping.wait(self._until(started, step)):
+        # Sample `step` is due at started + (step + 1) * interval: on a fixed schedule, so a
+        # slow reading does not make the interval drift; when behind, at once.
+        while not wait(max(0.0, started + (step + 1) * interval - now())):
             try:
                 readings = self.read()
             except Exception:
@@ -100,6 +123,13 @@ class PeriodicCollector:
                 run.log_metrics({prefix + k: v for k, v in readings.items()}, step=step)
             step += 1
 
-    def _until(self, started: float, step: int) -> float:
-        """Seconds to wait for sample ``step``: on the schedule, or at once when behind."""
-        return max(0.0, started + (step + 1) * self.interval - time.monotonic())
+    def _timing(self) -> tuple[Callable[[], float], Callable[[float], bool]]:
+        """The thread's ``now()`` and ``wait(seconds) -> stopping``, from the clock."""
+        clock, stopping = self._clock, self._stopping
+        if clock is None:
+            return time.monotonic, stopping.wait
+
+        def wait(seconds: float) -> bool:
+            return clock.wait(stopping, seconds)
+
+        return clock.now, wait

@@ -29,12 +29,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import psutil
 
 from tracelet_collectors.naming import system_prefix
-from tracelet_collectors.periodic import PeriodicCollector
+from tracelet_collectors.periodic import Clock, PeriodicCollector
 
 logger = logging.getLogger("tracelet.collectors.system")
 
@@ -48,10 +49,17 @@ class _Counters(NamedTuple):
 
 
 class SystemReader:
-    """Takes the samples; rates and CPU percentages are over the time since the last one."""
+    """Takes the samples; rates and CPU percentages are over the time since the last one.
 
-    def __init__(self, pid: int | None = None) -> None:
+    Args:
+        pid: The process whose own CPU and memory are read; default: this one.
+        now: Times the disk and network rates (the collector's clock); default:
+            :func:`time.monotonic`. CPU percentages are psutil's own, over real time.
+    """
+
+    def __init__(self, pid: int | None = None, now: Callable[[], float] = time.monotonic) -> None:
         self.process = psutil.Process(pid if pid is not None else os.getpid())
+        self._now = now
         self._children: dict[int, psutil.Process] = {}
         self._last: _Counters | None = None
 
@@ -114,9 +122,8 @@ class SystemReader:
         self._children = {c.pid: known.get(c.pid, c) for c in children}
         return [self.process, *self._children.values()]
 
-    @staticmethod
-    def _counters() -> _Counters:
-        return _Counters(time.monotonic(), psutil.disk_io_counters(), psutil.net_io_counters())
+    def _counters(self) -> _Counters:
+        return _Counters(self._now(), psutil.disk_io_counters(), psutil.net_io_counters())
 
 
 def _rate(now: int, before: int, seconds: float) -> float:
@@ -124,15 +131,21 @@ def _rate(now: int, before: int, seconds: float) -> float:
     return max(0, now - before) / MB / seconds
 
 
-def create(settings: Any) -> PeriodicCollector | None:
-    """The factory: a collector when ``collect_system_metrics`` is on."""
+def create(settings: Any, clock: Clock | None = None) -> PeriodicCollector | None:
+    """The factory: a collector when ``collect_system_metrics`` is on.
+
+    Args:
+        settings: The resolved settings.
+        clock: The sampling thread's clock, which also times the rates; default: the real one.
+    """
     if not settings.collect_system_metrics:
         return None
-    reader = SystemReader()
+    reader = SystemReader() if clock is None else SystemReader(now=clock.now)
     return PeriodicCollector(
         "system",
         settings.system_metrics_interval,
         reader.read,
         system_prefix(),
         prepare=reader.prepare,
+        clock=clock,
     )
