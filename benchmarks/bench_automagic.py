@@ -28,7 +28,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from _util import COLLECTORS_OFF, clean_workdir, fmt_float, load_average, section, summary, table
+from _util import (
+    COLLECTORS_OFF,
+    clean_workdir,
+    fmt_float,
+    load_average,
+    section,
+    summary,
+    table,
+    verdict,
+)
 
 import tracelet
 from tracelet.automagic import describe_dataset, describe_model, find_hyperparams
@@ -130,10 +139,10 @@ def bench_steps(sizes: Sizes) -> tuple[list[str], dict[str, list[Round]]]:
     on = [r.per_step_ns for r in rounds["automagic on"]]
     diff = statistics.median(on) - statistics.median(off)
     allowed = max(max(off) - min(off), 0.05 * statistics.median(off))
-    verdict = "PASS" if diff <= allowed else "FAIL"
     print(
         f"target: automagic on costs nothing measurable per step: {diff:+.1f} ns/step vs off, "
-        f"within the off rounds' spread or 5% ({allowed:.1f} ns) -> {verdict}"
+        f"within the off rounds' spread or 5% ({allowed:.1f} ns) -> "
+        f"{verdict(diff, allowed, digits=1)}"
     )
     problems = [p for done in rounds.values() for r in done for p in r.problems]
     return problems, rounds

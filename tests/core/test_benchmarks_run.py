@@ -120,3 +120,27 @@ def test_a_heavy_import_fails_the_run_and_is_named() -> None:
     )
     # over the limit, the script explains where the import time goes
     assert "import cost by module (python -X importtime" in out
+
+
+AUTOMAGIC_TARGET = re.compile(
+    r"^target: automagic on costs nothing measurable per step: (?P<measured>[-+][\d.]+) "
+    r"ns/step vs off, within the off rounds' spread or 5% \((?P<limit>[\d.]+) ns\) "
+    r"-> (?P<verdict>PASS|FAIL)$",
+    re.MULTILINE,
+)
+
+
+def test_bench_automagic_quick_checks_what_automagic_logged_and_prints_a_true_verdict() -> None:
+    bench = BENCH.with_name("bench_automagic.py")
+    result = subprocess.run(
+        [sys.executable, str(bench), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all correctness checks passed" in result.stdout
+    _one_target(AUTOMAGIC_TARGET, result.stdout)
+    for row in ("automagic off", "automagic on", "describe_model, 20 x Linear(256, 256)"):
+        assert _first_figure(result.stdout, row) > 0
