@@ -14,6 +14,10 @@ the cursor is saved in ``delivery/<backend>.json`` (:class:`DeliveryState`), so 
 
 Without a journal (``journal: false``), a full queue applies ``overflow_policy`` and counts what
 it drops.
+
+The messages and counts the router and a worker exchange are in :mod:`tracelet.delivery_types`;
+how one batch is written (retries, backoff, permanent errors) is in
+:mod:`tracelet.delivery_retry`. Both are re-exported here.
 """
 
 from __future__ import annotations
@@ -23,13 +27,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tracelet.backend import is_permanent_error
+from tracelet.delivery_retry import RETRY_INITIAL_BACKOFF, RETRY_MAX_BACKOFF, RetryingWrites
 from tracelet.delivery_state import DeliveryState
-from tracelet.errors import RejectedError
-from tracelet.journal import JournalReader, Position
+from tracelet.delivery_types import (
+    BackendStats,
+    CloseRequest,
+    FlushRequest,
+    JournalFeed,
+    Message,
+    Routed,
+)
+from tracelet.journal import Position
 from tracelet.overflow import Overflow
 from tracelet.records import Batch, Capability, RunStatus
 from tracelet.threads import TraceletThread
@@ -38,84 +48,23 @@ if TYPE_CHECKING:
     from tracelet.backend import Backend
     from tracelet.settings.model import OverflowPolicy
 
+__all__ = [
+    "RETRY_INITIAL_BACKOFF",
+    "RETRY_MAX_BACKOFF",
+    "BackendStats",
+    "BackendWorker",
+    "CloseRequest",
+    "DeliveryState",
+    "FlushRequest",
+    "JournalFeed",
+    "Message",
+    "Routed",
+]
+
 logger = logging.getLogger("tracelet.dispatch")
 
-#: First wait before retrying a failed write, in seconds; doubles up to RETRY_MAX_BACKOFF.
-RETRY_INITIAL_BACKOFF = 0.25
-#: Longest wait between two attempts at the same batch, in seconds.
-RETRY_MAX_BACKOFF = 10.0
 
-
-@dataclass(frozen=True, slots=True)
-class BackendStats:
-    """Delivery counts of one backend, in records (a metric point is one record).
-
-    At any moment each record logged is in exactly one of these counts.
-
-    Attributes:
-        delivered: Written by the backend.
-        pending: Logged but not yet written (queued, in the journal waiting for a backend that
-            is behind, or in a write being retried).
-        dropped: Discarded by ``overflow_policy`` because a queue was full, or NaN/inf
-            metrics discarded by ``nan_policy="drop"``.
-        failed: Refused by the backend (it can never store them).
-        unsupported: Not sent because the backend does not store that kind of record.
-        undelivered: Still unwritten when the run stopped; they are in the journal, and
-            ``tracelet sync`` delivers them.
-        retries: Failed write attempts that were retried.
-        last_error: The last error the backend raised, if any.
-    """
-
-    delivered: int
-    pending: int
-    dropped: int
-    failed: int
-    unsupported: int
-    retries: int
-    last_error: str | None
-    undelivered: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Routed:
-    """A batch for one backend (already cut to its capabilities) and the journal range it
-    covers: every record from ``start`` to ``end`` that the backend stores is in ``batch``."""
-
-    batch: Batch
-    start: Position
-    end: Position
-
-
-@dataclass(slots=True)
-class FlushRequest:
-    """Flush the backend once everything queued before this is written; then set ``done``."""
-
-    done: threading.Event = field(default_factory=threading.Event)
-    ok: bool = True
-
-
-@dataclass(slots=True)
-class CloseRequest:
-    """Write what is left, close the backend with ``status``, end the worker; then ``done``."""
-
-    status: RunStatus
-    done: threading.Event = field(default_factory=threading.Event)
-    ok: bool = True
-
-
-Message = Routed | FlushRequest | CloseRequest
-
-
-@dataclass(frozen=True, slots=True)
-class JournalFeed:
-    """What a worker needs to catch up from the journal."""
-
-    reader: JournalReader
-    state: DeliveryState
-    batch_size: int
-
-
-class BackendWorker:
+class BackendWorker(RetryingWrites):
     """Writes batches to one backend from its own daemon thread (see the module docstring)."""
 
     def __init__(
@@ -354,111 +303,6 @@ class BackendWorker:
             return
         refused, reason = outcome
         self._settle(size, end, failed=refused, reason=(start.seq, reason) if refused else None)
-
-    def _store(self, batch: Batch) -> tuple[int, str] | None:
-        """Write the batch, retrying transient errors with backoff; a permanent error splits it
-        until the records that cause it are alone, and those are refused.
-
-        Returns:
-            How many records were refused and why (``(0, "")`` when all were written), or
-            ``None`` when writes still failed at the shutdown deadline.
-        """
-        size = len(batch)
-        backoff = RETRY_INITIAL_BACKOFF
-        while True:
-            try:
-                self.backend.write(batch)
-            except RejectedError as exc:
-                refused = min(max(exc.count, 0), size)
-                self.last_error = f"RejectedError: {exc}"
-                logger.warning("backend %r refused %d record(s): %s", self.name, refused, exc)
-                return refused, str(exc)
-            except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                if self._permanent(exc):
-                    return self._isolate(batch, self.last_error)
-                deadline = self._deadline
-                if deadline is not None and time.monotonic() >= deadline:
-                    self._given_up.set()
-                    lost = "undelivered (tracelet sync delivers them)" if self.feed else "failed"
-                    logger.error(
-                        "backend %r: giving up at the shutdown deadline; %d record(s) and "
-                        "everything still queued are counted as %s: %s",
-                        self.name,
-                        size,
-                        lost,
-                        self.last_error,
-                    )
-                    return None
-                self.retries += 1
-                self._outage_failure(size, backoff)
-                self._pause(backoff)
-                backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
-                continue
-            self._outage_over()
-            return 0, ""
-
-    def _outage_failure(self, size: int, backoff: float) -> None:
-        """A transient write failure: warned once per outage, the rest at DEBUG."""
-        self._outage_failures += 1
-        first = self._outage_since is None
-        if first:
-            self._outage_since = time.monotonic()
-        logger.log(
-            logging.WARNING if first else logging.DEBUG,
-            "backend %r: write of %d record(s) failed (%s); retrying with backoff%s",
-            self.name,
-            size,
-            self.last_error,
-            " (this outage's further failures are logged at DEBUG)"
-            if first
-            else f" ({backoff:.2g}s)",
-        )
-
-    def _outage_over(self) -> None:
-        """A write went through: say once that an outage ended, and after how long."""
-        if self._outage_since is None:
-            return
-        logger.warning(
-            "backend %r: writes go through again after %d failed attempt(s) over %.1f s",
-            self.name,
-            self._outage_failures,
-            time.monotonic() - self._outage_since,
-        )
-        self._outage_since, self._outage_failures = None, 0
-
-    def _permanent(self, exc: Exception) -> bool:
-        judge = getattr(self.backend, "permanent_error", None)
-        try:
-            return bool(judge(exc)) if callable(judge) else is_permanent_error(exc)
-        except Exception:  # a broken judge: retrying is the safe side
-            return False
-
-    def _isolate(self, batch: Batch, error: str) -> tuple[int, str] | None:
-        """A permanent error: refuse a lone record, else write each half on its own."""
-        if len(batch) <= 1:
-            logger.warning("backend %r refused a record: %s", self.name, error)
-            return len(batch), error
-        refused, reasons = 0, []
-        for half in batch.halves():
-            outcome = self._store(half)
-            if outcome is None:
-                return None
-            refused += outcome[0]
-            if outcome[1]:
-                reasons.append(outcome[1])
-        return refused, "; ".join(dict.fromkeys(reasons))
-
-    def _pause(self, seconds: float) -> None:
-        """Wait before retrying: the start of shutdown cuts the wait short (once), and while
-        closing no wait runs past the deadline."""
-        deadline = self._deadline
-        if deadline is None:
-            self._hurry.wait(seconds)
-            return
-        # Not the hurry event: it stays set once closing, and waiting on it would turn the
-        # backoff into a busy loop hammering a backend that is down until the deadline.
-        time.sleep(max(0.0, min(seconds, deadline - time.monotonic())))
 
     def _settle(
         self,

@@ -14,6 +14,9 @@ selects one of its backends, and it never stops a run that does not use it.
 
 Set ``TRACELET_TRACE_HOOKS=1`` to log every hook call at DEBUG level on the ``tracelet.plugins``
 logger.
+What a plugin registers (:class:`BackendSpec`, :class:`CollectorSpec`, :class:`PluginInfo`) and
+the checks on each registration are in :mod:`tracelet.plugin_registry`; this module finds the
+plugins, runs their hooks and keeps the result.
 """
 
 from __future__ import annotations
@@ -21,23 +24,46 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
-import re
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from tracelet import hookspecs
 from tracelet._version import __version__
+from tracelet.plugin_registry import (
+    FIRST_PARTY_BACKENDS,
+    FIRST_PARTY_COLLECTOR_KEYS,
+    BackendSpec,
+    CollectorSpec,
+    PluginInfo,
+    PluginStatus,
+    backend_registrar,
+    collector_registrar,
+    install_hint,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from tracelet.backend import BackendFactory
-    from tracelet.collector import CollectorFactory
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "FIRST_PARTY_BACKENDS",
+    "FIRST_PARTY_COLLECTOR_KEYS",
+    "PLUGINS_ENV",
+    "TRACE_HOOKS_ENV",
+    "BackendSpec",
+    "CollectorSpec",
+    "PluginHost",
+    "PluginInfo",
+    "PluginStatus",
+    "describe_plugins",
+    "get_default_host",
+    "install_hint",
+    "register_plugin",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,82 +73,6 @@ ENTRY_POINT_GROUP = "tracelet"
 PLUGINS_ENV = "TRACELET_PLUGINS"
 #: Env var: when set to 1, log every hook call (DEBUG, logger ``tracelet.plugins``).
 TRACE_HOOKS_ENV = "TRACELET_TRACE_HOOKS"
-
-#: Backends of the Tracelet project that ship as their own distribution and ``tracelet`` extra.
-FIRST_PARTY_BACKENDS: dict[str, str] = {
-    "mlflow": "tracelet-mlflow",
-    "wandb": "tracelet-wandb",
-    "clearml": "tracelet-clearml",
-    "aim": "tracelet-aim",
-}
-
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
-
-PluginStatus = Literal["loaded", "error", "disabled"]
-
-
-def install_hint(backend: str) -> str:
-    """How to install a backend by name: the extra for ours, a generic hint for others."""
-    if backend in FIRST_PARTY_BACKENDS:
-        dist = FIRST_PARTY_BACKENDS[backend]
-        return f'install it with: pip install "tracelet[{backend}]" (or pip install {dist})'
-    return f"install the distribution that provides the '{backend}' backend plugin"
-
-
-@dataclass(frozen=True, slots=True)
-class BackendSpec:
-    """A registered backend."""
-
-    name: str
-    factory: BackendFactory
-    settings: type[BaseModel] | None
-    native_env: Mapping[str, str]
-    description: str
-    plugin: str
-
-
-#: Top-level keys of the collectors that ``tracelet-collectors`` registers, for the hint an
-#: install without it gives when one is set.
-FIRST_PARTY_COLLECTOR_KEYS: frozenset[str] = frozenset(
-    {
-        "collect_system_metrics",
-        "system_metrics_interval",
-        "collect_gpu_metrics",
-        "track_git_info",
-        "git_repo_path",
-        "include_uncommitted_changes",
-        "capture_tensorboard",
-        "capture_lightning",
-        "capture_transformers",
-        "track_environment",
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class CollectorSpec:
-    """A registered collector (``settings``: its keys' model; ``top_level``: those keys are
-    top-level keys rather than a section named after the collector)."""
-
-    name: str
-    factory: CollectorFactory
-    description: str
-    plugin: str
-    settings: type[BaseModel] | None = None
-    top_level: bool = False
-
-
-@dataclass(slots=True)
-class PluginInfo:
-    """What the host knows about one plugin; what ``tracelet plugins`` prints."""
-
-    name: str
-    distribution: str | None
-    version: str | None
-    status: PluginStatus
-    error: str | None = None
-    backends: list[str] = field(default_factory=list)
-    collectors: list[str] = field(default_factory=list)
 
 
 class PluginHost:
@@ -221,10 +171,10 @@ class PluginHost:
         collectors: dict[str, CollectorSpec] = {}
         try:
             self._call_own_hook(
-                "tracelet_register_backends", name, self._backend_registrar(name, backends)
+                "tracelet_register_backends", name, backend_registrar(self, name, backends)
             )
             self._call_own_hook(
-                "tracelet_register_collectors", name, self._collector_registrar(name, collectors)
+                "tracelet_register_collectors", name, collector_registrar(self, name, collectors)
             )
         except Exception as exc:
             self.pm.unregister(plugin)
@@ -301,75 +251,6 @@ class PluginHost:
         it registers, or the error it raises, is its own."""
         others = [p for n, p in self.pm.list_name_plugin() if n != plugin]
         self.pm.subset_hook_caller(hook, remove_plugins=others)(register=register)
-
-    def _check_name(self, kind: str, name: str, taken: Mapping[str, object]) -> None:
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise ValueError(
-                f"invalid {kind} name {name!r}: use lower-case letters, digits, '-' and '_', "
-                "starting with a letter"
-            )
-        if name in taken:
-            raise ValueError(f"a {kind} named {name!r} is already registered")
-
-    def _backend_registrar(self, plugin: str, out: dict[str, BackendSpec]) -> Callable[..., None]:
-        def register(
-            name: str,
-            factory: BackendFactory,
-            *,
-            settings: type[BaseModel] | None = None,
-            native_env: Mapping[str, str] | None = None,
-            description: str = "",
-        ) -> None:
-            self._check_name("backend", name, {**self.backends, **out})
-            collector = self.collectors.get(name)
-            if collector is not None and collector.settings is not None and not collector.top_level:
-                raise ValueError(f"backend {name!r}: a collector's section has that name")
-            if not callable(factory):
-                raise ValueError(f"backend {name!r}: factory must be callable, got {factory!r}")
-            out[name] = BackendSpec(
-                name, factory, settings, dict(native_env or {}), description, plugin
-            )
-
-        return register
-
-    def _collector_registrar(
-        self, plugin: str, out: dict[str, CollectorSpec]
-    ) -> Callable[..., None]:
-        def register(
-            name: str,
-            factory: CollectorFactory,
-            *,
-            settings: type[BaseModel] | None = None,
-            top_level: bool = False,
-            description: str = "",
-        ) -> None:
-            self._check_name("collector", name, {**self.collectors, **out})
-            if not callable(factory):
-                raise ValueError(f"collector {name!r}: factory must be callable")
-            if settings is not None:
-                self._check_settings_names(name, settings, top_level, [*out.values()])
-            out[name] = CollectorSpec(name, factory, description, plugin, settings, top_level)
-
-        return register
-
-    def _check_settings_names(
-        self, name: str, model: type[BaseModel], top_level: bool, pending: list[CollectorSpec]
-    ) -> None:
-        """Refuse a collector's section named like a backend's, or top-level keys taken by
-        the core or by another collector."""
-        from tracelet.settings.model import CORE_KEYS
-
-        if not top_level:
-            if name in self.backends or name in CORE_KEYS:
-                raise ValueError(f"collector {name!r}: its section name is taken")
-            return
-        taken = set(CORE_KEYS)
-        for spec in [*self.collectors.values(), *pending]:
-            if spec.settings is not None and spec.top_level:
-                taken.update(spec.settings.model_fields)
-        clash = sorted(taken.intersection(model.model_fields))
-        if clash:
-            raise ValueError(f"collector {name!r}: top-level key(s) already taken: {clash}")
 
 
 def _describe(exc: BaseException) -> str:

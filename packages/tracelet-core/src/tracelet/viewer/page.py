@@ -5,21 +5,24 @@ figures as one JSON block (``<script type="application/json" id="report-data">``
 as base64 little-endian float64 arrays of steps, seconds since the run started and values),
 and the tables as HTML. Tabs: Metrics, System (names starting ``system/`` or ``gpu/``),
 Params, Runs (status, times, tags, last values, other backends) and Media.
+
+This module lays out the document and builds the tabs that carry chart data (Metrics, System,
+Media); the tables of the Params and Runs tabs come from :mod:`tracelet.viewer.page_tables`.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-import math
 import re
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tracelet._version import __version__
+from tracelet.viewer.page_tables import escape as _e
+from tracelet.viewer.page_tables import params_panel, runs_panel, when
 
 if TYPE_CHECKING:
     from tracelet.viewer.links import BackendLink
@@ -43,7 +46,7 @@ CSP = (
 
 
 @dataclass
-class _RunView:
+class RunView:
     """A snapshot with what the page shows of it."""
 
     snap: RunSnapshot
@@ -60,7 +63,7 @@ class Page:
 
         labels = _labels(snapshots)
         self.runs = [
-            _RunView(s, label, PALETTE[i % len(PALETTE)], backend_links(s.path, _backends(s)))
+            RunView(s, label, PALETTE[i % len(PALETTE)], backend_links(s.path, _backends(s)))
             for i, (s, label) in enumerate(zip(snapshots, labels, strict=True))
         ]
         self.title = title or _default_title(labels)
@@ -85,8 +88,8 @@ class Page:
         tabs = [
             ("metrics", f"Metrics ({len(metrics)})", metric_panel),
             ("system", f"System ({len(system)})", system_panel),
-            ("params", "Params", self._params_panel()),
-            ("runs", f"Runs ({len(self.runs)})", self._runs_panel()),
+            ("params", "Params", params_panel(self.runs)),
+            ("runs", f"Runs ({len(self.runs)})", runs_panel(self.runs)),
             ("media", f"Media ({self.media_items})", media_panel),
         ]
         data = {
@@ -107,7 +110,7 @@ class Page:
             for i, r in enumerate(self.runs)
         )
         subtitle = (
-            f"{len(self.runs)} run(s) · generated {_when(time.time())} by tracelet {__version__}"
+            f"{len(self.runs)} run(s) · generated {when(time.time())} by tracelet {__version__}"
         )
         return f"""<!DOCTYPE html>
 <html lang="en" data-status="loading">
@@ -187,117 +190,6 @@ class Page:
         parts.append("</div>")
         return "".join(parts)
 
-    def _params_panel(self) -> str:
-        names = sorted({n for r in self.runs for n in r.snap.params})
-        if not names:
-            return '<p class="empty">These runs logged no params.</p>'
-        differing = 0
-        rows = []
-        for name in names:
-            cells = [_param_cell(r.snap.params, name) for r in self.runs]
-            differs = len(self.runs) > 1 and len(set(cells)) > 1
-            differing += differs
-            row_class = ' class="differs"' if differs else ""
-            tds = "".join(
-                f"<td>{_e(c)}</td>" if c is not None else '<td class="missing">—</td>'
-                for c in cells
-            )
-            rows.append(f"<tr{row_class}><th>{_e(name)}</th>{tds}</tr>")
-        note = (
-            f"{differing} of {len(names)} params differ between the runs (highlighted)."
-            if len(self.runs) > 1
-            else f"{len(names)} params."
-        )
-        return (
-            f'<p class="note">{_e(note)} <label><input type="checkbox" id="only-differing"> '
-            f"only those that differ</label></p>"
-            f'<div class="scroll"><table class="params" id="params-table">'
-            f"<thead><tr><th>param</th>{self._run_headers()}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table></div>"
-        )
-
-    def _runs_panel(self) -> str:
-        rows = []
-        for r in self.runs:
-            s = r.snap
-            meta = s.meta
-            tags = " ".join(
-                f'<span class="tag">{_e(k)}={_e(v)}</span>' for k, v in sorted(s.tags.items())
-            )
-            rows.append(
-                "<tr>"
-                f'<td><span class="swatch" style="background:{r.color}"></span>{_e(r.label)}</td>'
-                f"<td>{_status(meta)}</td>"
-                f"<td>{_e(str(meta.get('group') or '—'))}</td>"
-                f"<td>{_e(str(meta.get('project', '')))}</td>"
-                f"<td>{_e(_when(meta.get('start_time')))}</td>"
-                f"<td>{_e(_duration(s))}</td>"
-                f'<td class="num">{s.points:,}</td>'
-                f"<td>{tags or '—'}</td>"
-                f"<td><code>{_e(str(meta.get('id', '')))}</code></td>"
-                f"<td><code>{_e(str(s.path))}</code></td>"
-                "</tr>"
-            )
-        runs_table = (
-            '<div class="scroll"><table class="runs"><thead><tr><th>run</th><th>status</th>'
-            "<th>group</th><th>project</th><th>started</th><th>duration</th><th>points</th>"
-            "<th>tags</th><th>id</th><th>folder</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table></div>"
-        )
-        return (
-            f"<h2>Runs</h2>{runs_table}<h2>Last values</h2>{self._last_values()}"
-            f"<h2>In other backends</h2>{self._backends_table()}"
-        )
-
-    def _last_values(self) -> str:
-        names = sorted({n for r in self.runs for n in r.snap.curves})
-        if not names:
-            return '<p class="empty">No metrics.</p>'
-        rows = []
-        for name in names:
-            cells = []
-            for r in self.runs:
-                c = r.snap.curves.get(name)
-                if c is None:
-                    cells.append('<td class="missing">—</td>')
-                    continue
-                tip = f"step {c.last_step}; min {_num(c.low)}, max {_num(c.high)}; "
-                tip += f"{c.points:,} points"
-                cells.append(f'<td class="num" title="{_e(tip)}">{_e(_num(c.last))}</td>')
-            rows.append(f"<tr><th>{_e(name)}</th>{''.join(cells)}</tr>")
-        return (
-            '<div class="scroll"><table class="values"><thead><tr><th>metric (last value; '
-            f"hover for min, max)</th>{self._run_headers()}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table></div>"
-        )
-
-    def _backends_table(self) -> str:
-        rows = []
-        for r in self.runs:
-            for b in r.links:
-                link = b.link
-                parts = []
-                if link is not None and link.id:
-                    parts.append(f"id <code>{_e(link.id)}</code>")
-                if link is not None and link.url:
-                    parts.append(f'<a href="{_e(link.url)}">{_e(link.url)}</a>')
-                if link is not None and link.path:
-                    parts.append(f"<code>{_e(link.path)}</code>")
-                if link is not None and link.command:
-                    parts.append(f'<code class="command">{_e(link.command)}</code>')
-                rows.append(
-                    f"<tr><td>{_e(r.label)}</td><td>{_e(b.backend)}</td>"
-                    f"<td>{_e(b.delivery or '—')}</td><td>{'<br>'.join(parts) or '—'}</td>"
-                    f"<td>{_e(b.note)}</td></tr>"
-                )
-        if not rows:
-            return '<p class="empty">These runs were logged to the local backend only.</p>'
-        return (
-            '<div class="scroll"><table class="backends"><thead><tr><th>run</th>'
-            "<th>backend</th><th>delivery</th><th>where</th><th>note</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table></div>"
-        )
-
     def _media_panel(self) -> str:
         kinds = (("image", "Images"), ("figure", "Figures"), ("histogram", "Histograms"),
                  ("text", "Texts"))  # fmt: skip
@@ -360,12 +252,6 @@ class Page:
         self.charts.append({"id": chart_id, "kind": "histogram", "name": name, "traces": traces})
         return f'<div class="chart" data-chart="{chart_id}"></div>'
 
-    def _run_headers(self) -> str:
-        return "".join(
-            f'<th><span class="swatch" style="background:{r.color}"></span>{_e(r.label)}</th>'
-            for r in self.runs
-        )
-
 
 # -- small helpers -----------------------------------------------------------------------------
 
@@ -374,10 +260,6 @@ def _static(name: str) -> str:
     from importlib import resources
 
     return resources.files("tracelet.viewer").joinpath(name).read_text(encoding="utf-8")
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
 
 
 def _b64(values: Iterable[float]) -> str:
@@ -426,66 +308,9 @@ def _section_of(name: str, tab: str) -> str:
     return head or ("system" if tab == "system" else "(no prefix)")
 
 
-def _curve_summary(runs: list[_RunView], name: str) -> str:
+def _curve_summary(runs: list[RunView], name: str) -> str:
     """The points behind a chart, for the reader (what downsampling left out)."""
     logged = sum(r.snap.curves[name].points for r in runs if name in r.snap.curves)
     drawn = sum(len(r.snap.curves[name].values) for r in runs if name in r.snap.curves)
     text = f"{logged:,} points" + (f", {drawn:,} drawn" if drawn < logged else "")
     return f'<p class="chart-note">{_e(text)}</p>'
-
-
-def _param_cell(params: Mapping[str, Any], name: str) -> str | None:
-    from tracelet.viewer.selection import param_text
-
-    return param_text(params[name]) if name in params else None
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if math.isnan(value):
-        return "NaN"
-    return f"{value:.6g}"
-
-
-def _when(timestamp: Any) -> str:
-    if not isinstance(timestamp, (int, float)):
-        return "—"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
-
-
-def _duration(snap: RunSnapshot) -> str:
-    meta = snap.meta
-    start, end = meta.get("start_time"), meta.get("end_time")
-    if not isinstance(start, (int, float)):
-        return "—"
-    if isinstance(end, (int, float)):
-        return _seconds(end - start)
-    if snap.last_time is not None:
-        return f"{_seconds(snap.last_time - start)} so far (last record)"
-    return "—"
-
-
-def _seconds(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def _status(meta: Mapping[str, Any]) -> str:
-    status = str(meta.get("status", "?"))
-    text = status
-    if status == "running":
-        from tracelet.syncing import process_alive
-
-        alive = process_alive(dict(meta))
-        if alive is False:
-            text = "running? (its process is gone: killed)"
-        elif alive is None:
-            text = f"running (on {meta.get('host', 'another host')})"
-    return f'<span class="status status-{_e(status)}">{_e(text)}</span>'
