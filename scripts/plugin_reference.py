@@ -50,7 +50,19 @@ SECTIONS: list[tuple[str, str, list[str]]] = [
     (
         "Helpers for backend authors",
         "tracelet.backend_kit",
-        ["BatchWriter", "ResumableLoop", "artifact_source", "pil_image", "WarnOnce"],
+        [
+            "BatchWriter",
+            "ResumableLoop",
+            "artifact_source",
+            "typed_manifest",
+            "pil_image",
+            "WarnOnce",
+        ],
+    ),
+    (
+        "Typed artifacts",
+        "tracelet.artifacts",
+        ["ArtifactType", "ArtifactInfo", "ArtifactFile", "ArtifactReference"],
     ),
     ("Collectors", "tracelet.collector", ["Collector"]),
     ("Threads", "tracelet.threads", ["TraceletThread", "tracelet_work", "in_tracelet"]),

@@ -153,7 +153,7 @@ def test_a_tracelet_settings_is_an_experiments_config() -> None:
     assert points(stored(exp.run), "loss") == [(0, 0.3)]
 
 
-@pytest.mark.parametrize("kwargs", [{"artifacts": True}, {"automagic_artifacts": True}])
+@pytest.mark.parametrize("kwargs", [{"automagic_artifacts": True}])
 def test_typed_artifact_flags_warn_once_and_the_run_still_logs(
     caplog: pytest.LogCaptureFixture, kwargs: dict[str, Any]
 ) -> None:
@@ -162,11 +162,22 @@ def test_typed_artifact_flags_warn_once_and_the_run_still_logs(
         tracelet.Experiment("flags-again", backend="local", **kwargs)  # once per process
     (record,) = caplog.records
     message = record.getMessage()
-    assert message.startswith("tracelet: typed artifacts (Experiment(")
-    assert "are not yet supported" in message
+    assert message.startswith("tracelet: automatic artifact capture (Experiment(")
+    assert "is not yet supported" in message
     with first:
         first.log_params({"lr": 0.1})
     assert stored(first.run).params == {"lr": 0.1}
+
+
+def test_the_artifacts_flag_asks_for_what_is_always_there(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="tracelet"):
+        exp = tracelet.Experiment("flags", backend="local", artifacts=True)
+    assert caplog.records == []  # typed artifacts are supported: nothing to say
+    with exp:
+        exp.log_artifact(exp.create_artifact("notes", "report").add_object({"a": 1}, "notes"))
+    assert exp.get_artifact("notes") is not None
 
 
 # -- iteration= on Run -------------------------------------------------------------------------
@@ -310,6 +321,20 @@ def test_without_tracelet_collectors_the_error_names_the_distribution(
     monkeypatch.setitem(sys.modules, f"tracelet_collectors.{collectors_module}", None)
     with pytest.raises(ImportError, match=rf"{name} needs the tracelet-collectors distribution"):
         cls()
+
+
+def test_the_earlier_top_level_names_are_the_objects_of_their_modules() -> None:
+    import importlib
+
+    for module, name in [
+        ("tracelet.collectors.git", "GitCollector"),
+        ("tracelet.collectors.system", "SystemMetricsCollector"),
+        ("tracelet.frameworks.pytorch", "PyTorchFramework"),
+        ("tracelet.frameworks.lightning", "LightningFramework"),
+    ]:
+        assert getattr(tracelet, name) is getattr(importlib.import_module(module), name)
+    with pytest.raises(AttributeError, match="has no attribute 'GitCollectr'"):
+        tracelet.GitCollectr  # noqa: B018 - a typo still fails
 
 
 # -- framework objects -------------------------------------------------------------------------

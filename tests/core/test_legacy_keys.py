@@ -271,8 +271,18 @@ def test_every_not_yet_switch_is_accepted(
     with caplog.at_level(logging.WARNING, logger="tracelet"):
         resolve_settings(host, config=dict.fromkeys(NOT_YET_KEYS, True))
     messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == 1  # typed artifacts, once
-    assert any("typed artifacts ('enable_artifacts' from argument" in m for m in messages)
+    assert len(messages) == 1  # automatic artifact capture, once
+    assert any(
+        "automatic artifact capture ('automagic_artifacts' from argument" in m for m in messages
+    )
+
+
+def test_the_typed_artifacts_switch_is_accepted_silently(
+    host: PluginHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="tracelet"):
+        resolve_settings(host, config={"enable_artifacts": True})
+    assert caplog.records == []  # typed artifacts are always available
 
 
 # -- never fatal, said once, read back ---------------------------------------------------------

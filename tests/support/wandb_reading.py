@@ -242,6 +242,7 @@ class LoggedArtifact:
     digest: str
     metadata: dict[str, Any] | None
     entries: dict[str, ManifestEntry]  #: path inside the artifact -> entry
+    description: str | None = None
 
     def read(self, path: str) -> bytes:
         """The content of the artifact's file ``path`` from its staged local copy.
@@ -439,6 +440,7 @@ def run_from_records(records: Sequence[Record], run_dir: Path) -> WandbRun:
                     digest=art.digest,
                     metadata=json.loads(art.metadata) if art.metadata else None,
                     entries=_manifest_entries(art.manifest),
+                    description=_or_none(art.description),
                 )
             )
         elif kind == "files":

@@ -14,10 +14,12 @@ step logged twice) starts the next revision of the series: the same name with ``
 Where records go: metrics → ``run.track(value, name, step, context)``; params → the run's
 ``hparams`` (flattened names as given: ``run.hparams["optimizer/name"]``); tags → AIM tags
 ``name:value`` (query: ``"team:ml" in run.tags``); artifacts → ``run.log_artifact`` under the
-artifacts URI; images → ``aim.Image``; histograms → ``aim.Distribution`` (Tracelet's bins);
-text → ``aim.Text``; figures → ``aim.Image`` (matplotlib) or ``aim.Figure`` (plotly, when
-plotly is installed). AIM's own system tracking, terminal capture and system params are off
-unless the settings turn them on.
+artifacts URI (a typed artifact's folder as ``<type>/<name>/v<N>``, plus the run param
+``tracelet_artifacts.<name>.v<N>``: its type, version, description and manifest); images →
+``aim.Image``; histograms → ``aim.Distribution`` (Tracelet's bins); text → ``aim.Text``;
+figures → ``aim.Image`` (matplotlib) or ``aim.Figure`` (plotly, when plotly is installed). AIM's
+own system tracking, terminal capture and system params are off unless the settings turn them
+on.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from shlex import quote
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlparse
 
+from tracelet.artifacts.manifest import ArtifactInfo, parse_manifest, select_version
+from tracelet.artifacts.store import typed_manifest
 from tracelet.backend import BaseBackend, RunInfo, RunLink
 from tracelet.backend_kit import BatchWriter, PlannedCall, ResumableLoop, artifact_source, pil_image
 from tracelet.errors import BackendStartError, RejectedError
@@ -77,6 +81,38 @@ def name_context(name: str) -> tuple[str, dict[str, str]]:
     if subset and rest:
         return rest, {"subset": subset}
     return name, {}
+
+
+#: The run param under which typed artifact versions are described.
+ARTIFACTS_PARAM = "tracelet_artifacts"
+
+
+def typed_artifact_param(typed: ArtifactInfo) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The run param of a typed artifact version: its key ``(tracelet_artifacts, <name>,
+    v<N>)`` and value (type, version, description, the manifest as JSON)."""
+    import json
+
+    value = {
+        "type": typed.type.value,
+        "version": typed.version,
+        "description": typed.description or "",
+        "manifest": json.dumps(typed.manifest(), sort_keys=True),
+    }
+    return (ARTIFACTS_PARAM, typed.name, f"v{typed.version}"), value
+
+
+def typed_artifacts_of(params: Any) -> list[ArtifactInfo]:
+    """The typed artifact versions described by the run param :data:`ARTIFACTS_PARAM`."""
+    import json
+
+    found = []
+    for versions in (params or {}).values():
+        for value in (versions or {}).values():
+            try:
+                found.append(parse_manifest(json.loads(value["manifest"]), backend="aim"))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return sorted(found, key=lambda a: (a.name, a.version))
 
 
 class AimBackend(BaseBackend):
@@ -289,10 +325,26 @@ class AimBackend(BaseBackend):
             source = str(artifact_source(artifact))
             if artifact.is_dir:
                 run.log_artifacts(source, name=artifact.name, block=True)
+                typed = typed_manifest(artifact)
+                if typed is not None:  # after the files: the param names a complete version
+                    key, value = typed_artifact_param(typed)
+                    run.set(key, value, strict=False)
             else:
                 run.log_artifact(source, name=artifact.name, block=True)
 
         return upload
+
+    def list_artifacts(self) -> list[ArtifactInfo]:
+        """Every typed artifact version logged to the run (from its param
+        :data:`ARTIFACTS_PARAM`)."""
+        run = self._run
+        if run is None:
+            return []
+        return typed_artifacts_of(run.get(ARTIFACTS_PARAM))
+
+    def get_artifact(self, name: str, version: int | str = "latest") -> ArtifactInfo | None:
+        """One typed artifact version of the run (see :meth:`list_artifacts`), or ``None``."""
+        return select_version(self.list_artifacts(), name, version)
 
     def _media_call(self, media: Media) -> PlannedCall:
         from aim.sdk.objects.distribution import Distribution

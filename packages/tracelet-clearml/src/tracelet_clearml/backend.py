@@ -10,6 +10,9 @@ Where records go:
   given (``optimizer/name``), with ``update_parameters``;
 * tags: task tags ``name:value`` (``name`` alone for an empty value);
 * artifacts: ``upload_artifact`` under their name (a directory is uploaded zipped, ClearML's way);
+  a typed artifact version under ``<type>/<name>/v<N>``, with the artifact metadata
+  :func:`typed_artifact_metadata` (type, name, version, description and the whole manifest), so
+  that :meth:`ClearmlBackend.list_artifacts` reads it back;
 * images: ``report_image`` of the PNG file, kept as PNG; figures: the same (matplotlib) or
   ``report_plotly``;
   histograms: ``report_histogram`` with one bar per bin, labelled by its range; text: a line
@@ -39,6 +42,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from tracelet.artifacts.manifest import ArtifactInfo, parse_manifest, select_version
+from tracelet.artifacts.store import typed_manifest
 from tracelet.backend import BaseBackend, RunInfo, RunLink
 from tracelet.backend_kit import BatchWriter, PlannedCall, ResumableLoop, artifact_source
 from tracelet.errors import BackendStartError, RejectedError
@@ -119,6 +124,33 @@ def title_series(name: str) -> tuple[str, str]:
     """ClearML's (title, series) for a metric name: ``a/b/c`` → (``a/b``, ``c``)."""
     title, _, series = name.rpartition("/")
     return (title, series) if title and series else (name, name)
+
+
+#: The artifact metadata key holding a typed artifact's whole manifest (JSON).
+MANIFEST_METADATA_KEY = "tracelet_manifest"
+
+
+def typed_artifact_metadata(typed: ArtifactInfo) -> dict[str, str]:
+    """The ClearML artifact metadata of a typed artifact version: ``type``, ``name``,
+    ``version`` and ``description`` to read in the UI, the manifest as JSON for Tracelet."""
+    return {
+        "type": typed.type.value,
+        "name": typed.name,
+        "version": str(typed.version),
+        "description": typed.description or "",
+        MANIFEST_METADATA_KEY: json.dumps(typed.manifest(), sort_keys=True),
+    }
+
+
+def typed_artifact_of(metadata: Mapping[str, Any], uri: str | None = None) -> ArtifactInfo | None:
+    """The typed artifact whose ClearML metadata is ``metadata``, or ``None`` for another one."""
+    text = metadata.get(MANIFEST_METADATA_KEY)
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_manifest(json.loads(text), backend="clearml", uri=uri)
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class ClearmlBackend(BaseBackend):
@@ -304,9 +336,31 @@ class ClearmlBackend(BaseBackend):
 
         def upload() -> None:
             source = artifact_source(artifact)
-            task.upload_artifact(artifact.name, artifact_object=source, wait_on_upload=True)
+            typed = typed_manifest(artifact)
+            metadata = None if typed is None else typed_artifact_metadata(typed)
+            task.upload_artifact(
+                artifact.name, artifact_object=source, metadata=metadata, wait_on_upload=True
+            )
 
         return upload
+
+    # -- typed artifacts, read back ----------------------------------------------------------
+
+    def list_artifacts(self) -> list[ArtifactInfo]:
+        """Every typed artifact version uploaded to the task (from its artifacts' metadata)."""
+        task = self._task
+        if task is None:
+            return []
+        found = []
+        for key, artifact in dict(task.artifacts).items():
+            info = typed_artifact_of(artifact.metadata or {}, uri=artifact.url or key)
+            if info is not None:
+                found.append(info)
+        return sorted(found, key=lambda a: (a.name, a.version))
+
+    def get_artifact(self, name: str, version: int | str = "latest") -> ArtifactInfo | None:
+        """One typed artifact version of the task (see :meth:`list_artifacts`), or ``None``."""
+        return select_version(self.list_artifacts(), name, version)
 
     def _media_call(self, media: Media) -> PlannedCall:
         report_logger = self.task.get_logger()

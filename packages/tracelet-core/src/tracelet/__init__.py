@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tracelet.plugins import PluginInfo
 
 __all__ = [
+    "ArtifactType",
     "BackendStartError",
     "ConfigError",
     "Experiment",
@@ -130,6 +131,15 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
+#: Names earlier releases exported from ``tracelet`` itself → the module that has them now.
+_EARLIER_TOP_LEVEL = {
+    "GitCollector": "tracelet.collectors.git",
+    "SystemMetricsCollector": "tracelet.collectors.system",
+    "PyTorchFramework": "tracelet.frameworks.pytorch",
+    "LightningFramework": "tracelet.frameworks.lightning",
+}
+
+
 def __getattr__(name: str) -> Any:
     # pluggy (and importlib.metadata behind it) loads only when a plugin asks for the marker.
     if name == "hookimpl":
@@ -140,10 +150,18 @@ def __getattr__(name: str) -> Any:
         from tracelet.syncing import sync
 
         return sync
+    if name == "ArtifactType":  # typed artifacts: `run.create_artifact(name, ArtifactType.MODEL)`
+        from tracelet.artifacts.types import ArtifactType
+
+        return ArtifactType
     if name == "Experiment":  # the earlier releases' entry point, a facade over Run
         from tracelet.experiment import Experiment
 
         return Experiment
+    if name in _EARLIER_TOP_LEVEL:  # earlier releases exported these from `tracelet`
+        import importlib
+
+        return getattr(importlib.import_module(_EARLIER_TOP_LEVEL[name]), name)
     if name == "automagic":  # as earlier releases: `tracelet.automagic.AutomagicConfig`
         import importlib
 
@@ -153,5 +171,10 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     hookimpl: pluggy.HookimplMarker
+    from tracelet.artifacts.types import ArtifactType
+    from tracelet.collectors.git import GitCollector as GitCollector
+    from tracelet.collectors.system import SystemMetricsCollector as SystemMetricsCollector
     from tracelet.experiment import Experiment
+    from tracelet.frameworks.lightning import LightningFramework as LightningFramework
+    from tracelet.frameworks.pytorch import PyTorchFramework as PyTorchFramework
     from tracelet.syncing import sync

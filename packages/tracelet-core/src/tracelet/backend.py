@@ -32,6 +32,13 @@ Optional methods, found by name:
       instead of storing them twice. A :class:`~tracelet.resumable.ResumableWriter` does it for
       plans built with :meth:`~tracelet.resumable.WritePlan.add` once its ``progress`` is set
       to ``callback``.
+    * ``list_artifacts() -> list[ArtifactInfo]`` and ``get_artifact(name, version) ->
+      ArtifactInfo | None`` (``version``: ``"latest"`` or a number): the typed artifact versions
+      (:mod:`tracelet.artifacts`) the backend stored for this run, read back from the backend
+      (``Run.list_artifacts(backend=...)``, ``Run.get_artifact(..., backend=...)``). They are
+      called on the user's thread, possibly while a ``write`` runs on the worker's: read with
+      what ``start`` fixed (ids, a client of their own), not with the writing client's state.
+      Without them, those calls raise ``NotImplementedError`` for the backend.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ ClearML, AIM) would otherwise each write in their own shape:
   raise :class:`~tracelet.errors.RejectedError` to refuse the records they store; the other
   calls still run, and the refusals are reported once the batch is done.
 * :func:`artifact_source`: an artifact's file, or the refusal when it was deleted before upload.
+* :func:`typed_manifest`: the typed artifact (:mod:`tracelet.artifacts`) a folder record
+  carries, to store it natively; ``None`` for a plain file or folder.
 * The media call shape: ``media_call(media) -> PlannedCall``. The conversion (PNG to a picture,
   bins to the SDK's histogram) happens when the batch is planned; the returned call stores the
   record and may raise ``RejectedError`` for a record the SDK cannot take (a plotly figure with
@@ -37,6 +39,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from tracelet.artifacts.store import typed_manifest
 from tracelet.errors import RejectedError
 from tracelet.records import Artifact, Batch, Media
 from tracelet.resumable import ResumableWriter, WritePlan
@@ -53,6 +56,7 @@ __all__ = [
     "WarnOnce",
     "artifact_source",
     "pil_image",
+    "typed_manifest",
 ]
 
 T = TypeVar("T")

@@ -18,6 +18,9 @@ from tracelet.legacy import warn_not_yet
 from tracelet.values import step_value
 
 if TYPE_CHECKING:
+    from tracelet.artifacts.builder import TypedArtifact
+    from tracelet.artifacts.manifest import ArtifactInfo
+    from tracelet.artifacts.types import ArtifactType
     from tracelet.run import Run
 
 Tags = Mapping[str, Any] | Iterable[str]
@@ -45,9 +48,10 @@ class Experiment:
             :mod:`tracelet.automagic` for the rule).
         automagic_config: A :class:`tracelet.automagic.AutomagicConfig` saying what automagic
             captures (include and exclude patterns, switches); giving one turns automagic on.
-        artifacts: Typed artifacts are not supported yet: one warning per process;
-            :meth:`log_artifact` stores files. Same for ``automagic_artifacts``.
-        automagic_artifacts: See ``artifacts``.
+        artifacts: Accepted for earlier scripts; typed artifacts are always available
+            (:meth:`create_artifact`, :meth:`log_artifact`, ``docs/artifacts.md``).
+        automagic_artifacts: Automatic artifact capture is not supported yet: one warning per
+            process; log models and files with :meth:`create_artifact` and :meth:`log_artifact`.
     """
 
     def __init__(  # noqa: PLR0917 - the earlier releases' signature, positional arguments too
@@ -72,8 +76,8 @@ class Experiment:
         self._iteration = 0
         self._iteration_set = False
         self._automagic = _automagic_settings(automagic, automagic_config)
-        if artifacts or automagic_artifacts:
-            warn_not_yet("artifacts", "Experiment(artifacts=...)")
+        if automagic_artifacts:
+            warn_not_yet("automagic_artifacts", "Experiment(automagic_artifacts=...)")
 
     # -- what it was given ---------------------------------------------------------------------
 
@@ -196,15 +200,60 @@ class Experiment:
         """
         self._started("log_hyperparameter").log_param(name, value)
 
-    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-        """Store a file or a directory with the run, under ``artifact_path`` (its destination
-        in the run's artifacts, such as ``"models/best.pt"``; default: the file's name).
+    def log_artifact(
+        self, path: str | os.PathLike[str] | TypedArtifact, artifact_path: str | None = None
+    ) -> ArtifactInfo | None:
+        """Store a typed artifact (from :meth:`create_artifact`) as its next version, or a file
+        or a directory under ``artifact_path`` (its destination in the run's artifacts, such as
+        ``"models/best.pt"``; default: the file's name).
+
+        Returns:
+            For a typed artifact, the version logged (:class:`tracelet.artifacts.ArtifactInfo`,
+            as stored in the run folder; each backend stores it shortly after, see
+            :meth:`get_artifact`); ``None`` for a file or a directory.
 
         Raises:
             RuntimeError: The experiment has not been started.
             FileNotFoundError, ValueError: As :meth:`tracelet.Run.log_artifact`.
         """
-        self._started("log_artifact").log_artifact(path, name=artifact_path)
+        return self._started("log_artifact").log_artifact(path, name=artifact_path)
+
+    def create_artifact(
+        self,
+        name: str,
+        artifact_type: ArtifactType | str,
+        description: str | None = None,
+    ) -> TypedArtifact:
+        """A new typed artifact to fill and pass to :meth:`log_artifact` (no run needed yet).
+
+        Raises:
+            TypeError, ValueError: An invalid name or type (see
+                :class:`tracelet.artifacts.TypedArtifact`).
+        """
+        from tracelet.artifacts.builder import TypedArtifact
+
+        return TypedArtifact(name, artifact_type, description)
+
+    def get_artifact(
+        self, name: str, version: int | str = "latest", backend: str | None = None
+    ) -> ArtifactInfo | None:
+        """A logged version of a typed artifact, or ``None`` (see
+        :meth:`tracelet.Run.get_artifact`).
+
+        Raises:
+            RuntimeError: The experiment has not been started.
+        """
+        return self._started("get_artifact").get_artifact(name, version, backend)
+
+    def list_artifacts(
+        self, type_filter: ArtifactType | str | None = None, backend: str | None = None
+    ) -> list[ArtifactInfo]:
+        """The logged typed artifact versions (see :meth:`tracelet.Run.list_artifacts`).
+
+        Raises:
+            RuntimeError: The experiment has not been started.
+        """
+        return self._started("list_artifacts").list_artifacts(type_filter, backend)
 
     def log_file_artifact(
         self, local_path: str | os.PathLike[str], artifact_path: str | None = None

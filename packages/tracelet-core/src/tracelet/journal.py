@@ -5,7 +5,8 @@ Layout (format version 2; version 1 folders read the same)::
     <path>/<project>/<run id>/
         run.json             metadata, status, pid and host, the backends it was started with
         records.jsonl        one JSON object per record, appended batch by batch
-        artifacts/           copies of logged files and directories
+        artifacts/           copies of logged files and directories (a typed artifact's
+                             version is written there when logged: <type>/<name>/v<N>/)
         media/               images and figures, one file each
         delivery/            how far each other backend got (see :mod:`tracelet.delivery_state`)
 
@@ -180,7 +181,9 @@ class JournalWriter:
         else:
             dest = self.run_dir / "artifacts" / a.name
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if a.is_dir:
+            if a.path == dest:
+                pass  # a typed artifact's folder, written here when it was logged
+            elif a.is_dir:
                 shutil.copytree(a.path, dest, dirs_exist_ok=True)
             else:
                 shutil.copy2(a.path, dest)

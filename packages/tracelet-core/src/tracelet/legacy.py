@@ -11,7 +11,7 @@ raised (unless you turn warnings into errors), and each message is said once per
   it is shown exactly once either way, and ``-W error::DeprecationWarning`` or pytest's
   ``filterwarnings`` still see it as a warning. A filter aimed at it (its category, a message
   or a module) silences it altogether;
-* a feature that is **not yet** supported in this release (typed artifacts) is a
+* a feature that is **not yet** supported in this release (automatic artifact capture) is a
   WARNING on the ``tracelet.legacy`` logger, once per process per feature, saying what is
   captured anyway.
 
@@ -128,9 +128,10 @@ def warn_deprecated(message: str) -> None:
 
 #: Feature → what is said when a script asks for it (``{source}``: where it asked).
 NOT_YET: dict[str, str] = {
-    "artifacts": (
-        "tracelet: typed artifacts ({source}) are not yet supported in this Tracelet release; "
-        "files and folders are stored with log_artifact(path, name). See docs/migrating.md."
+    "automagic_artifacts": (
+        "tracelet: automatic artifact capture ({source}) is not yet supported in this Tracelet "
+        "release; log models and files as typed artifacts with create_artifact(...) and "
+        "log_artifact(artifact). See docs/artifacts.md."
     ),
 }
 

@@ -15,12 +15,17 @@ import os
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tracelet.values import check_name, step_value
 
 if TYPE_CHECKING:
+    from tracelet.artifacts.builder import TypedArtifact
+    from tracelet.artifacts.manifest import ArtifactInfo
+    from tracelet.artifacts.types import ArtifactType
+    from tracelet.backend import Backend
     from tracelet.dispatch import Dispatcher
+    from tracelet.run import Run
     from tracelet.run_lifecycle import InertDispatcher
 
 _time = time.time
@@ -33,6 +38,7 @@ class RecordCalls:
     if TYPE_CHECKING:
         # Provided by tracelet.run.Run (the attributes are its slots).
         _accepting: bool
+        _backends: dict[str, Backend]
         _buffer: deque[Any]
         _dispatcher: Dispatcher | InertDispatcher
 
@@ -112,28 +118,43 @@ class RecordCalls:
         for record in records:
             self._enqueue(record)
 
-    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> None:
-        """Store a file or a directory with the run.
+    def log_artifact(
+        self, path: str | os.PathLike[str] | TypedArtifact, name: str | None = None
+    ) -> ArtifactInfo | None:
+        """Store a file or a directory with the run, or the next version of a typed artifact.
+
+        A typed artifact (:meth:`create_artifact`) is copied into the run folder now, as
+        ``artifacts/<type>/<name>/v<N>/`` with its ``manifest.json``, and delivered like any
+        folder (see :mod:`tracelet.artifacts.store`); ``name`` does not apply to it. It returns
+        the version written (:class:`~tracelet.artifacts.ArtifactInfo`); a file or a directory
+        returns ``None``.
 
         The file is read when the backend writes it (shortly after, on another thread): do
         not change or delete it until :meth:`flush` returns if its exact content matters. A
         file deleted before that is counted as failed in :meth:`stats`.
 
         Args:
-            path: The file or directory.
+            path: The file or directory, or a typed artifact.
             name: Its destination in the run's artifacts (``"models/best.pt"``); default:
                 the file's name, or for a directory its contents go under its name.
 
         Raises:
-            FileNotFoundError: ``path`` does not exist.
+            FileNotFoundError: ``path`` does not exist (or a typed artifact's file was deleted
+                after it was added).
             ValueError: ``name`` is empty or contains ``..``.
         """
         if not self._accepting:
             self._ignored("log_artifact")
-            return
+            return None
         from pathlib import Path
 
+        from tracelet.artifacts.builder import TypedArtifact
         from tracelet.records import Artifact
+
+        if isinstance(path, TypedArtifact):
+            from tracelet.artifacts.store import log_typed
+
+            return log_typed(cast("Run", self), path)
 
         resolved = Path(path).expanduser().resolve()
         if not resolved.exists():
@@ -142,6 +163,52 @@ class RecordCalls:
         if not dest or ".." in Path(dest).parts:
             raise ValueError(f"log_artifact: invalid artifact name {name!r}")
         self._enqueue(Artifact(resolved, dest, resolved.is_dir()))
+        return None
+
+    def create_artifact(
+        self,
+        name: str,
+        artifact_type: ArtifactType | str,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> TypedArtifact:
+        """A new typed artifact to fill (``add_file``, ``add_dir``, ``add_reference``,
+        ``add_metadata``, ...) and pass to :meth:`log_artifact`.
+
+        Raises:
+            TypeError, ValueError: An invalid name, type or metadata.
+        """
+        from tracelet.artifacts.builder import TypedArtifact
+
+        return TypedArtifact(name, artifact_type, description, metadata)
+
+    def get_artifact(
+        self, name: str, version: int | str = "latest", backend: str | None = None
+    ) -> ArtifactInfo | None:
+        """A logged version of a typed artifact (``"latest"``, ``3`` or ``"v3"``), or ``None``:
+        from the run folder by default, or as ``backend`` stores it (after :meth:`flush`).
+
+        Raises:
+            ValueError: An invalid version, or ``backend`` is not one of the run's.
+            NotImplementedError: That backend cannot read typed artifacts back.
+        """
+        from tracelet.artifacts.store import get_artifact
+
+        return get_artifact(cast("Run", self), self._backends, name, version, backend)
+
+    def list_artifacts(
+        self, type_filter: ArtifactType | str | None = None, backend: str | None = None
+    ) -> list[ArtifactInfo]:
+        """The logged typed artifact versions (of one type with ``type_filter``), by name then
+        version: from the run folder by default, or as ``backend`` stores them.
+
+        Raises:
+            ValueError: An unknown type, or ``backend`` is not one of the run's.
+            NotImplementedError: That backend cannot read typed artifacts back.
+        """
+        from tracelet.artifacts.store import list_artifacts
+
+        return list_artifacts(cast("Run", self), self._backends, type_filter, backend)
 
     def log_text(self, name: str, text: str, step: int | None = None) -> None:
         """Log a piece of text at a step (default: this name's next automatic step).

@@ -8,7 +8,10 @@ Where records go:
 
 * metrics, params and tags: ``log_batch`` requests split at MLflow's limits
   (:mod:`tracelet_mlflow.batching`), each point with its step and its timestamp in ms;
-* artifacts: ``log_artifact`` / ``log_artifacts`` under their name;
+* artifacts: ``log_artifact`` / ``log_artifacts`` under their name; a typed artifact's folder
+  goes to ``<type>/<name>/v<N>/`` (``manifest.json`` in it) and its latest version is the tag
+  ``tracelet.artifact.<name>`` (JSON: type, version, path); :meth:`MlflowBackend.list_artifacts`
+  and :meth:`MlflowBackend.get_artifact` read them back from the manifests;
 * images: ``log_image(key=..., step=...)``, MLflow's stepped images (the run's image panel);
 * text: ``text/<name>/step_<step>.txt``; figures: ``figures/<name>/step_<step>.png`` (matplotlib)
   or ``.html`` (plotly); histograms, which MLflow has no type for:
@@ -36,6 +39,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlparse
 
+from tracelet.artifacts.manifest import (
+    MANIFEST_FILE,
+    ArtifactInfo,
+    parse_manifest,
+    select_version,
+)
+from tracelet.artifacts.store import typed_manifest
 from tracelet.backend import BaseBackend, RunInfo, RunLink
 from tracelet.backend_kit import BatchWriter, PlannedCall, WarnOnce, artifact_source, pil_image
 from tracelet.errors import BackendStartError
@@ -75,6 +85,17 @@ RUN_ID_TAG = "tracelet.run_id"
 
 def _millis(seconds: float) -> int:
     return int(seconds * 1000)
+
+
+#: The run tag naming a typed artifact's latest version: ``tracelet.artifact.<name>``.
+TYPED_ARTIFACT_TAG = "tracelet.artifact.{name}"
+
+
+def typed_artifact_tag(typed: ArtifactInfo, path: str) -> tuple[str, str]:
+    """The run tag of a typed artifact version: its key and the JSON value ``{"type",
+    "version", "path"}`` (``path``: its folder among the run's artifacts)."""
+    value = json.dumps({"type": typed.type.value, "version": typed.version, "path": path})
+    return TYPED_ARTIFACT_TAG.format(name=typed.name), value
 
 
 class MlflowBackend(BaseBackend):
@@ -483,6 +504,9 @@ class MlflowBackend(BaseBackend):
             source = artifact_source(artifact)
             if artifact.is_dir:
                 client.log_artifacts(run_id, str(source), artifact_path=dest)
+                typed = typed_manifest(artifact)
+                if typed is not None:  # after the files: a tag names a complete version
+                    client.set_tag(run_id, *typed_artifact_tag(typed, dest))
             else:
                 folder, _, filename = dest.rpartition("/")
                 if filename == source.name:
@@ -494,6 +518,51 @@ class MlflowBackend(BaseBackend):
                         client.log_artifact(run_id, str(copy), artifact_path=folder or None)
 
         return upload
+
+    # -- typed artifacts, read back ----------------------------------------------------------
+
+    def list_artifacts(self, name: str | None = None) -> list[ArtifactInfo]:
+        """Every typed artifact version stored in the run (only those called ``name`` if
+        given), read from its ``manifest.json`` files (``<type>/<name>/v<N>/``) with a client
+        of its own (safe while a batch is written).
+
+        Raises:
+            MlflowException: The tracking server could not be read.
+        """
+        from mlflow import MlflowClient
+
+        if self.tracking_uri is None or self.run_id is None:
+            return []
+        client, run_id = MlflowClient(tracking_uri=self.tracking_uri), self.run_id
+        found = []
+        for type_dir in client.list_artifacts(run_id):
+            if not type_dir.is_dir:
+                continue
+            for name_dir in client.list_artifacts(run_id, type_dir.path):
+                if not name_dir.is_dir or (
+                    name is not None and name_dir.path.rsplit("/")[-1] != name
+                ):
+                    continue
+                for version_dir in client.list_artifacts(run_id, name_dir.path):
+                    info = self._read_manifest(client, run_id, version_dir.path)
+                    if info is not None:
+                        found.append(info)
+        return sorted(found, key=lambda a: (a.name, a.version))
+
+    def get_artifact(self, name: str, version: int | str = "latest") -> ArtifactInfo | None:
+        """One typed artifact version of the run (see :meth:`list_artifacts`), or ``None``."""
+        return select_version(self.list_artifacts(name), name, version)
+
+    def _read_manifest(self, client: MlflowClient, run_id: str, folder: str) -> ArtifactInfo | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            with tempfile.TemporaryDirectory(prefix="tracelet-mlflow-") as tmp:
+                local = client.download_artifacts(run_id, f"{folder}/{MANIFEST_FILE}", tmp)
+                data = json.loads(Path(local).read_text(encoding="utf-8"))
+            return parse_manifest(data, backend="mlflow", uri=f"runs:/{run_id}/{folder}")
+        except (OSError, ValueError, KeyError, TypeError, MlflowException):
+            return None
 
     def _media_call(self, media: Media) -> PlannedCall:
         run_id, client = self._target()

@@ -19,9 +19,11 @@ the delivery time. Media go into rows of their own.
 Where records go: params → ``run.config`` (flattened names as given, a changed value updates
 it); tags → run tags ``"name:value"`` (W&B tags are labels of at most 64 characters; longer ones
 are cut, with one warning); artifacts → one W&B Artifact per ``log_artifact`` (type ``file`` or
-``directory``); images → ``wandb.Image``; histograms → ``wandb.Histogram`` (Tracelet's bins);
-text → a ``wandb.Table`` with columns ``step`` and ``text``; figures → ``wandb.Image`` (matplotlib)
-or ``wandb.Html`` (plotly). The exit code is 0 (finished), 1 (failed) or 130 (killed).
+``directory``; a typed artifact's version → a W&B Artifact of its name and type, with its
+description, metadata, files, references and the aliases ``latest`` and ``tracelet-v<N>``);
+images → ``wandb.Image``; histograms → ``wandb.Histogram`` (Tracelet's bins); text → a
+``wandb.Table`` with columns ``step`` and ``text``; figures → ``wandb.Image`` (matplotlib) or
+``wandb.Html`` (plotly). The exit code is 0 (finished), 1 (failed) or 130 (killed).
 
 Resuming (``tracelet sync``). An offline run is one ``.wandb`` log that W&B writes in 32 KiB
 blocks from its own service process, so a process killed mid-run leaves a log that ends at an
@@ -42,6 +44,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from tracelet.artifacts.manifest import ArtifactInfo
+from tracelet.artifacts.store import typed_manifest
 from tracelet.backend import BaseBackend, RunInfo, RunLink
 from tracelet.backend_kit import BatchWriter, PlannedCall, WarnOnce, artifact_source, pil_image
 from tracelet.errors import BackendStartError
@@ -270,6 +274,10 @@ class WandbBackend(BaseBackend):
             import wandb
 
             source = artifact_source(artifact)
+            typed = typed_manifest(artifact)
+            if typed is not None:
+                run.log_artifact(_typed_artifact(typed, source), aliases=typed_aliases(typed))
+                return
             kind = "directory" if artifact.is_dir else "file"
             wandb_artifact = wandb.Artifact(artifact_name(artifact.name), type=kind)
             if artifact.is_dir:
@@ -279,6 +287,32 @@ class WandbBackend(BaseBackend):
             run.log_artifact(wandb_artifact)
 
         return upload
+
+
+def typed_aliases(typed: ArtifactInfo) -> list[str]:
+    """The aliases a typed artifact version gets in W&B: ``latest`` and ``tracelet-v<N>`` (its
+    version in the Tracelet run; W&B's own ``v<N>`` counts every run of the project)."""
+    return ["latest", f"tracelet-v{typed.version}"]
+
+
+def _typed_artifact(typed: ArtifactInfo, source: Path) -> Any:
+    """The W&B Artifact of a typed artifact: its type, description and metadata (with the
+    Tracelet version), its folder's files (``manifest.json`` too) and its references."""
+    import wandb
+
+    metadata = {
+        **typed.metadata,
+        "tracelet_version": typed.version,
+        "tracelet_run_id": typed.run_id,
+    }
+    art = wandb.Artifact(
+        typed.name, type=typed.type.value, description=typed.description, metadata=metadata
+    )
+    art.add_dir(str(source))
+    for ref in typed.references:
+        # No checksum: W&B would otherwise fetch the object (an HTTP or S3 request per batch).
+        art.add_reference(ref.uri, name=ref.name, checksum=False)
+    return art
 
 
 def _value(record: Media) -> Any:

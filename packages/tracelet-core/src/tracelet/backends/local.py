@@ -4,6 +4,10 @@ The default backend, and the journal of every run that has a backend (``journal:
 default): the router writes each batch here before any other backend sees it. The format is
 described in :mod:`tracelet.journal`.
 
+A typed artifact (:mod:`tracelet.artifacts`) is a folder ``artifacts/<type>/<name>/v<N>/`` with
+its ``manifest.json``, written there when it is logged; :meth:`LocalBackend.list_artifacts` and
+:meth:`LocalRun.typed_artifacts` read them back.
+
 An artifact whose source file was deleted before the write is refused (counted as failed in
 ``run.stats()``; its line in the journal says why) instead of holding up the records after it.
 """
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from shlex import quote
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
@@ -37,6 +41,9 @@ from tracelet.journal import (
 )
 from tracelet.records import ALL_CAPABILITIES, Batch, Capability, Metric, RunStatus
 from tracelet.settings.model import SectionModel
+
+if TYPE_CHECKING:
+    from tracelet.artifacts.manifest import ArtifactInfo
 
 __all__ = [
     "DEFAULT_PATH",
@@ -139,6 +146,22 @@ class LocalBackend(BaseBackend):
                 f"artifact source(s) deleted before they could be copied: {', '.join(missing)}",
                 count=len(missing),
             )
+
+    def list_artifacts(self) -> list[ArtifactInfo]:
+        """Every typed artifact version in the run folder (``artifacts/<type>/<name>/v<N>/``
+        with a ``manifest.json``), by name then version."""
+        from tracelet.artifacts.store import list_folder
+
+        if self.run_dir is None:
+            return []
+        return list_folder(self.run_dir / "artifacts", backend="local")
+
+    def get_artifact(self, name: str, version: int | str = "latest") -> ArtifactInfo | None:
+        """One typed artifact version of the run folder (``"latest"``, ``3`` or ``"v3"``), or
+        ``None``."""
+        from tracelet.artifacts.manifest import select_version
+
+        return select_version(self.list_artifacts(), name, version)
 
     def record_dropped(self, total: int) -> None:
         """Note in ``run.json`` how many records were dropped before reaching the folder
@@ -290,6 +313,13 @@ class LocalRun:
             else:
                 files[name] = path
         return files
+
+    def typed_artifacts(self) -> list[ArtifactInfo]:
+        """Every typed artifact version in the folder (``artifacts/<type>/<name>/v<N>/``), by
+        name then version; each ``path`` is its folder."""
+        from tracelet.artifacts.store import list_folder
+
+        return list_folder(self.path / "artifacts", backend="local")
 
     def metric_history(self, name: str) -> list[Metric]:
         """The points of one metric (empty if it was never logged)."""

@@ -14,8 +14,10 @@ source (see :mod:`tracelet.legacy` for how it is made visible):
 * a renamed key is read as today's key, unless today's key is also set in the same source
   (that one wins), or the plugin that brings today's key is not installed (it is ignored);
 * a key that had no effect in earlier releases is ignored, saying what to use instead;
-* a switch for a feature not supported yet (``enable_artifacts``) is accepted; when it asks
-  for the feature, :func:`tracelet.legacy.warn_not_yet` says so.
+* a switch for a feature not supported yet (``automagic_artifacts``) is accepted; when it asks
+  for the feature, :func:`tracelet.legacy.warn_not_yet` says so;
+* a switch for a feature that is always on here (``enable_artifacts``: typed artifacts) is
+  accepted and says nothing: the script gets what it asked for.
 """
 
 from __future__ import annotations
@@ -73,12 +75,14 @@ IGNORED: dict[str, str] = {
 
 #: Earlier switch → the feature it asks for (see :data:`tracelet.legacy.NOT_YET`).
 NOT_YET_KEYS: dict[str, str] = {
-    "enable_artifacts": "artifacts",
-    "automagic_artifacts": "artifacts",
+    "automagic_artifacts": "automagic_artifacts",
 }
 
+#: Earlier switches for a feature that is always on here: accepted, nothing said.
+ALWAYS_ON: frozenset[str] = frozenset({"enable_artifacts"})
+
 #: Every earlier top-level key this module handles.
-LEGACY_KEYS: frozenset[str] = frozenset({*RENAMED, *IGNORED, *NOT_YET_KEYS})
+LEGACY_KEYS: frozenset[str] = frozenset({*RENAMED, *IGNORED, *NOT_YET_KEYS, *ALWAYS_ON})
 
 _FALSE_WORDS = frozenset({"", "0", "false", "no", "off", "n", "f"})
 
@@ -114,7 +118,7 @@ def apply_legacy_keys(
                 f"'{old}' ({_from(source)}) had no effect in earlier Tracelet "
                 f"releases and is ignored: {IGNORED[old]}; {_remove(source, old)}"
             )
-        elif _truthy(value):
+        elif old in NOT_YET_KEYS and _truthy(value):
             warn_not_yet(NOT_YET_KEYS[old], f"'{old}' {_from(source)}")
 
 
