@@ -9,6 +9,9 @@ Commands::
                                            the settings a run started here would get, with
                                            the source of every value (argument, env var,
                                            file:line or default); secrets are redacted
+    tracelet config --migrate [PATH] [--output PATH]
+                                           convert a tracelet.yaml of earlier releases to
+                                           today's keys (the original kept as PATH.bak)
     tracelet runs [PATH] [--project NAME] [--group NAME]
                                            the runs under PATH (default: local.path), with
                                            their group and the backends each is behind on

@@ -79,6 +79,11 @@ def cmd_config(args: argparse.Namespace) -> int:
     from tracelet.errors import ConfigError
     from tracelet.settings import CONFIG_ENV, DEFAULT_CONFIG_FILE, resolve_settings
 
+    if args.migrate is not None:
+        return _migrate(args)
+    if args.output is not None:
+        print("tracelet: error: --output goes with --migrate", file=sys.stderr)
+        return EXIT_USAGE
     backend = None
     if args.backend is not None:
         backend = [name.strip() for arg in args.backend for name in arg.split(",") if name.strip()]
@@ -110,6 +115,49 @@ def cmd_config(args: argparse.Namespace) -> int:
     print_table([["KEY", "VALUE", "SOURCE"], *([k, show_value(v), s] for k, v, s in rows)])
     if not args.all:
         print("\n(sections of the other installed backends: tracelet config --all)")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """``tracelet config --migrate [PATH] [--output PATH]``: convert a file of the earlier
+    format; 1 when it cannot be converted (nothing is written then), 2 for wrong usage."""
+    from pathlib import Path
+
+    from tracelet.errors import ConfigError
+    from tracelet.settings import CONFIG_ENV, DEFAULT_CONFIG_FILE
+    from tracelet.settings.migrate import MigrationError, migrate_file
+    from tracelet.settings.sources import config_file_path
+
+    if args.json or args.backend or args.all:
+        print("tracelet: error: --migrate takes no --json, --backend or --all", file=sys.stderr)
+        return EXIT_USAGE
+    path: Path | None
+    if args.migrate:
+        path = Path(args.migrate)
+    else:
+        try:
+            path, _ = config_file_path()
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_CONFIG_ERROR
+    if path is None:
+        print(
+            f"tracelet: error: no ./{DEFAULT_CONFIG_FILE} here and {CONFIG_ENV} is not set; "
+            "name the file: tracelet config --migrate PATH",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if not path.is_file():
+        print(f"tracelet: error: no such file: {path}", file=sys.stderr)
+        return EXIT_USAGE
+    output = Path(args.output) if args.output else None
+    try:
+        migrated = migrate_file(path, _host(), output=output)
+    except (ConfigError, MigrationError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    for line in migrated.report():
+        print(line)
     return 0
 
 

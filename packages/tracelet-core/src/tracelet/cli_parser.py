@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the resolved settings and where each value comes from",
         description="Show the settings a run started in this directory would get (arguments > "
         "env vars > tracelet.yaml > defaults), with the source of every value. Secrets are "
-        "redacted. Exits with 1 and the problems on stderr when the configuration is invalid.",
+        "redacted. Exits with 1 and the problems on stderr when the configuration is invalid. "
+        "With --migrate, convert a tracelet.yaml of earlier releases instead.",
     )
     config.add_argument("--json", action="store_true", help="print a JSON object")
     config.add_argument(
@@ -54,6 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--all",
         action="store_true",
         help="also show the sections of backends the run would not use",
+    )
+    config.add_argument(
+        "--migrate",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="convert a tracelet.yaml written in the format of earlier releases (tracking:, "
+        "automagic:, artifacts: sections) to today's keys, keeping the original as PATH.bak "
+        "(default PATH: the file a run would read)",
+    )
+    config.add_argument(
+        "--output",
+        metavar="PATH",
+        help="with --migrate: write the converted file to PATH and leave the original as it is",
     )
     config.set_defaults(handler=cli_commands.cmd_config)
 

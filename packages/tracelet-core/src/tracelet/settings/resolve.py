@@ -104,6 +104,7 @@ def resolve_settings(
     backend: str | Sequence[str] | None = None,
     config: Mapping[str, Any] | None = None,
     group: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> ResolvedSettings:
     """Validate the settings for a run, as :func:`tracelet.start_logging` receives them.
 
@@ -117,9 +118,13 @@ def resolve_settings(
     A secret (a ``SecretStr`` key) read from the config file is accepted with a warning on the
     ``tracelet.settings`` logger.
 
+    ``environ`` replaces ``os.environ`` as the env vars read (and the one that may name the
+    file, ``TRACELET_CONFIG``): ``tracelet config --migrate`` checks a converted file on its own.
+
     Raises:
         ConfigError: Every problem found: an unknown or broken backend, an unknown key or
-            section, a value of the wrong type, an unreadable or invalid config file. Each line
+            section, a value of the wrong type, an unreadable or invalid config file (or one in
+            the format of earlier releases, with the command that converts it). Each line
             names the key, where it came from (argument, env var, file and line) and the fix,
             and never shows a secret's value.
     """
@@ -129,8 +134,8 @@ def resolve_settings(
     top_level = host.top_level_models()
     native_env = host.native_env()
     known = settings_keys(plugin_sections, top_level)
-    env_source = TraceletEnvSource(known, native_env)
-    file_source = TraceletYamlSource(known)
+    env_source = TraceletEnvSource(known, native_env, environ)
+    file_source = TraceletYamlSource(known, environ)
     below_arguments = (env_source, file_source)  # the precedence of the sources, highest first
     cls = build_settings_class(plugin_sections, native_env, top_level, sources=below_arguments)
     file_source()  # each source reads once, the file first

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -201,6 +202,135 @@ def config_file_path(environ: Mapping[str, str] | None = None) -> tuple[Path | N
     return None, "none found"
 
 
+#: Sections of the ``tracelet.yaml`` of earlier Tracelet releases, which this release does not
+#: read: ``tracking:`` (the ``track_*`` switches without their prefix), ``automagic:`` and
+#: ``artifacts:`` as mappings of options. :mod:`tracelet.settings.migrate` converts such a file.
+EARLIER_SECTIONS: tuple[str, ...] = ("tracking", "automagic", "artifacts")
+#: The command that converts a file of the earlier format (:mod:`tracelet.settings.migrate`).
+MIGRATE_COMMAND = "tracelet config --migrate"
+
+
+def earlier_sections(data: Mapping[str, Any], known: Collection[str]) -> list[str]:
+    """The sections of ``data`` that only the earlier format of ``tracelet.yaml`` has.
+
+    A mapping under ``automagic`` (today a switch: ``automagic: true``), and a mapping under
+    ``tracking`` or ``artifacts`` unless an installed plugin uses that name (``known``).
+    """
+    found = []
+    for name in EARLIER_SECTIONS:
+        if isinstance(data.get(name), Mapping) and (name == "automagic" or name not in known):
+            found.append(name)
+    return found
+
+
+def earlier_format_problem(
+    path: Path, sections: list[str], provenance: Mapping[KeyPath, str]
+) -> str:
+    """The one problem line for a file in the earlier format: its sections and their lines,
+    and the command that converts it."""
+
+    def line(name: str) -> str:
+        return provenance.get((name,), "?").rsplit(":", 1)[-1]
+
+    others = [f"'{name}:' at line {line(name)}" for name in sections[1:]]
+    also = f" (so {'is' if len(others) == 1 else 'are'} {' and '.join(others)})" if others else ""
+    return problem(
+        sections[0],
+        f"a section of the earlier tracelet.yaml format{also}, which this release does not read",
+        provenance.get((sections[0],), str(path)),
+        f"convert the file to today's keys with: {MIGRATE_COMMAND} {shlex.quote(str(path))} "
+        f"(the original is kept as {path.name}.bak)",
+    )
+
+
+def read_yaml_file(path: Path) -> tuple[dict[str, Any], dict[KeyPath, str]]:
+    """The mapping in a YAML settings file, and the ``"<file>:<line>"`` of every key in it.
+
+    Returns:
+        ``(data, provenance)``; ``data`` is ``{}`` for an empty file.
+
+    Raises:
+        ConfigError: The file cannot be read or parsed, its top level is not a mapping, or a
+            key appears twice in one mapping (the message gives the file, line and column).
+    """
+    import yaml
+
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise invalid_config(
+            [problem(name, f"cannot read the file: {exc}", str(path), "check the file")]
+        ) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise invalid_config(
+            [
+                problem(
+                    name,
+                    f"invalid YAML: {exc.problem or exc}",
+                    where,
+                    "fix the syntax there (indentation; a space after each 'key:')",
+                )
+            ]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise invalid_config(
+            [problem(name, f"invalid YAML: {exc}", str(path), "fix the file's syntax")]
+        ) from None
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict) or node is None:
+        line = node.start_mark.line + 1 if node is not None else 1
+        raise invalid_config(
+            [
+                problem(
+                    name,
+                    f"the top level must be a mapping of keys to values, not a "
+                    f"{type(data).__name__}",
+                    f"{path}:{line}",
+                    "write one 'key: value' per line, e.g. 'backend: local'",
+                )
+            ]
+        )
+    provenance: dict[KeyPath, str] = {}
+    duplicates: list[str] = []
+    _record_lines(node, (), path, provenance, duplicates)
+    if duplicates:
+        raise invalid_config(duplicates)
+    return data, provenance
+
+
+def _record_lines(
+    node: Any, prefix: KeyPath, path: Path, provenance: dict[KeyPath, str], duplicates: list[str]
+) -> None:
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        key = (*prefix, str(key_node.value))
+        line = key_node.start_mark.line + 1
+        if key[-1] in seen:
+            # PyYAML keeps the last one silently; an edit to the first would do nothing.
+            duplicates.append(
+                problem(
+                    ".".join(key),
+                    f"set twice in the file (lines {seen[key[-1]]} and {line})",
+                    f"{path}:{line}",
+                    "keep one of them",
+                )
+            )
+        seen[key[-1]] = line
+        provenance[key] = f"{path}:{line}"
+        _record_lines(value_node, key, path, provenance, duplicates)
+
+
 class TraceletYamlSource:
     """The YAML file named by ``TRACELET_CONFIG``, else ``tracelet.yaml`` in the working directory.
 
@@ -213,7 +343,8 @@ class TraceletYamlSource:
     Raises:
         ConfigError: ``TRACELET_CONFIG`` names no file (at construction); the file cannot be
             read or parsed, its top level is not a mapping, or a key appears twice in one
-            mapping (the message gives the file, line and column).
+            mapping (the message gives the file, line and column); the file is in the format
+            of earlier releases (one line naming its sections and ``tracelet config --migrate``).
     """
 
     def __init__(self, known: Collection[str], environ: Mapping[str, str] | None = None) -> None:
@@ -225,7 +356,15 @@ class TraceletYamlSource:
     def __call__(self) -> dict[str, Any]:
         """The file's values (``{}`` without a file), read on the first call and kept."""
         if self._data is None:
-            data = {} if self.path is None else self._load(self.path)
+            data: dict[str, Any] = {}
+            if self.path is not None:
+                data, self._provenance = read_yaml_file(self.path)
+                earlier = earlier_sections(data, self.known)
+                if earlier:
+                    # One line with the fix, rather than an unknown section and a wrong type.
+                    raise invalid_config(
+                        [earlier_format_problem(self.path, earlier, self._provenance)]
+                    )
             apply_legacy_keys(data, self._provenance, self.known)
             self._data = data
         return self._data
@@ -234,77 +373,3 @@ class TraceletYamlSource:
         """Key path → ``"<file>:<line>"`` for every key in the file."""
         self()
         return dict(self._provenance)
-
-    def _load(self, path: Path) -> dict[str, Any]:
-        import yaml
-
-        name = path.name
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise invalid_config(
-                [problem(name, f"cannot read the file: {exc}", str(path), "check the file")]
-            ) from None
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-            raise invalid_config(
-                [
-                    problem(
-                        name,
-                        f"invalid YAML: {exc.problem or exc}",
-                        where,
-                        "fix the syntax there (indentation; a space after each 'key:')",
-                    )
-                ]
-            ) from None
-        except yaml.YAMLError as exc:
-            raise invalid_config(
-                [problem(name, f"invalid YAML: {exc}", str(path), "fix the file's syntax")]
-            ) from None
-        if data is None:
-            return {}
-        if not isinstance(data, dict) or node is None:
-            line = node.start_mark.line + 1 if node is not None else 1
-            raise invalid_config(
-                [
-                    problem(
-                        name,
-                        f"the top level must be a mapping of keys to values, not a "
-                        f"{type(data).__name__}",
-                        f"{path}:{line}",
-                        "write one 'key: value' per line, e.g. 'backend: local'",
-                    )
-                ]
-            )
-        duplicates: list[str] = []
-        self._record_lines(node, (), path, duplicates)
-        if duplicates:
-            raise invalid_config(duplicates)
-        return data
-
-    def _record_lines(self, node: Any, prefix: KeyPath, path: Path, duplicates: list[str]) -> None:
-        import yaml
-
-        if not isinstance(node, yaml.MappingNode):
-            return
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = (*prefix, str(key_node.value))
-            line = key_node.start_mark.line + 1
-            if key[-1] in seen:
-                # PyYAML keeps the last one silently; an edit to the first would do nothing.
-                duplicates.append(
-                    problem(
-                        ".".join(key),
-                        f"set twice in the file (lines {seen[key[-1]]} and {line})",
-                        f"{path}:{line}",
-                        "keep one of them",
-                    )
-                )
-            seen[key[-1]] = line
-            self._provenance[key] = f"{path}:{line}"
-            self._record_lines(value_node, key, path, duplicates)

@@ -173,6 +173,36 @@ def key_of_a_section(key: UnknownKey) -> str | None:
     )
 
 
+def section_of_the_earlier_format(key: UnknownKey) -> str | None:
+    """``tracking`` or ``artifacts`` as a mapping, as the ``tracelet.yaml`` of earlier releases
+    had them, given in the call or an env var (such a file is refused when it is read): today's
+    key for each key given."""
+    if key.name not in ("tracking", "artifacts") or not isinstance(key.value, Mapping):
+        return None
+    from tracelet.settings.legacy import RENAMED
+    from tracelet.settings.migrate import dropped_because, today_key
+
+    known = set(key.ctx.cls.model_fields) | FIRST_PARTY_COLLECTOR_KEYS
+    instead = []
+    for inner in key.value:
+        name = today_key(key.name, str(inner), known)
+        why = dropped_because(name) if name is not None else None
+        if name is None:
+            instead.append(f"{key.name}.{inner}: no such key")
+        elif why is not None:
+            instead.append(f"{key.name}.{inner}: none ({why})")
+        else:
+            today = RENAMED.get(name, name)
+            shown = env_var_name((today,)) if key.source.startswith("env var ") else f"'{today}'"
+            instead.append(f"{key.name}.{inner}: {shown}")
+    return problem(
+        key.name,
+        "a section of the earlier tracelet.yaml format, which this release does not read",
+        key.source,
+        f"give today's top-level keys instead ({'; '.join(instead)})",
+    )
+
+
 def unknown_section(key: UnknownKey) -> str | None:
     """A mapping under a name that is no key: a misspelt section (suggest the closest), or the
     section of a backend whose plugin is not installed."""
@@ -241,6 +271,7 @@ UNKNOWN_KEY_RULES: tuple[UnknownKeyRule, ...] = (
     section_of_an_unloaded_plugin,
     section_of_a_first_party_backend,
     key_of_a_section,
+    section_of_the_earlier_format,
     unknown_section,
     env_var_with_one_underscore,
     misspelt_key,
