@@ -1,11 +1,9 @@
 """``tracelet.Experiment`` (the earlier releases' entry point) logging to a local AIM repo, read
 back through ``aim``'s own ``Repo`` (``support.aim_reading``).
 
-Each test uses the facade as an earlier script did: ``Experiment(name, backend=["aim"],
-tags=..., config=...)``, ``start``/``stop``/``end`` or a ``with`` block, ``log_metric`` with an
-iteration (positional or ``iteration=``) or after ``set_iteration``, ``log_params`` and
-``log_hyperparameter``. AIM has no run status: the backend keeps it as the run's
-``tracelet_status``.
+The scenarios, the facade used as an earlier script did, are ``support.facade_scenarios``'s;
+each test here reads back what AIM stored of one. AIM has no run status: the backend keeps it
+as the run's ``tracelet_status``.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
+from support import facade_scenarios as scenario
 from support.aim_reading import AimStoredRun
 from support.aim_stored import aim_run_of
 
@@ -47,33 +45,10 @@ def aim_runs_of(*runs: Run) -> list[AimStoredRun]:
     return [aim_run_of(run) for run in runs]
 
 
-def train_until_it_diverges(exp: tracelet.Experiment) -> None:
-    """A training loop that logs a point, then raises."""
-    exp.log_metric("loss", 3.5, iteration=4)
-    raise RuntimeError("diverged")
-
-
 def test_an_experiment_started_and_stopped_is_a_finished_aim_run(tmp_path: Path) -> None:
-    exp = tracelet.Experiment(
-        "baseline",
-        backend=["aim"],
-        tags=["pytorch", "baseline"],
-        config=local_repo(tmp_path / "repo"),
-    )
-    assert exp.start() is exp
+    exp = scenario.start_log_and_stop("aim", local_repo(tmp_path / "repo"))
     run = exp.run
     assert run is not None
-    assert run.backends == ("aim",)
-    exp.log_params({"learning_rate": 0.001, "batch_size": 32})
-    exp.log_hyperparameter("optimizer", "adam")
-    for epoch in range(3):
-        exp.log_metric("train_loss", 1.0 / (epoch + 1), epoch)  # positional, as documented
-    exp.log_metric("val_loss", 0.9, iteration=10)
-    exp.log_metric("auto", 1.0)  # no iteration, none set: the name's automatic steps 0, 1
-    exp.log_metric("auto", 2.0)
-    assert exp.stop() is True
-    assert exp.end() is True  # stopped already: nothing happens
-    assert run.status == "finished"
 
     stored = stored_of(exp)
     assert (stored.experiment, stored.name) == ("legacy", "baseline")
@@ -89,17 +64,7 @@ def test_an_experiment_started_and_stopped_is_a_finished_aim_run(tmp_path: Path)
 
 
 def test_set_iteration_is_the_step_of_metrics_logged_without_one(tmp_path: Path) -> None:
-    exp = tracelet.Experiment("iterations", backend=["aim"], config=local_repo(tmp_path / "repo"))
-    exp.start()
-    exp.set_iteration(5)
-    assert exp.iteration == 5
-    exp.log_metric("acc", 0.75)
-    exp.log_metric("f1", 0.5)
-    exp.set_iteration(100)
-    exp.log_metric("lr", 0.01)
-    exp.log_metric("lr", 0.02, iteration=0)  # an explicit 0 is 0, not the iteration set
-    exp.log_metric("lr", 0.03)  # back at the iteration set
-    assert exp.end() is True
+    exp = scenario.log_at_set_iterations("aim", local_repo(tmp_path / "repo"))
 
     stored = stored_of(exp)
     # Step 0 after step 100 starts the series' next revision in AIM (one value per step).
@@ -114,13 +79,7 @@ def test_set_iteration_is_the_step_of_metrics_logged_without_one(tmp_path: Path)
 
 def test_mapping_tags_and_a_with_block_finish_the_run(tmp_path: Path) -> None:
     config = local_repo(tmp_path / "repo", project="tagged")
-    with tracelet.Experiment(
-        "ctx", backend=["aim"], tags={"team": "ml", "v": 2}, config=config
-    ) as exp:
-        exp.log_metric("loss", 0.25, iteration=1)
-        exp.log_params({"seed": 7})
-    assert exp.run is not None
-    assert exp.run.status == "finished"
+    exp = scenario.log_in_a_with_block("aim", config)
 
     stored = stored_of(exp)
     assert (stored.experiment, stored.name) == ("tagged", "ctx")
@@ -131,14 +90,7 @@ def test_mapping_tags_and_a_with_block_finish_the_run(tmp_path: Path) -> None:
 
 
 def test_an_exception_in_the_with_block_ends_the_aim_run_failed(tmp_path: Path) -> None:
-    config = local_repo(tmp_path / "repo")
-    with (
-        pytest.raises(RuntimeError, match="diverged"),
-        tracelet.Experiment("fails", backend=["aim"], config=config) as exp,
-    ):
-        train_until_it_diverges(exp)
-    assert exp.run is not None
-    assert exp.run.status == "failed"
+    exp = scenario.fail_in_a_with_block("aim", local_repo(tmp_path / "repo"))
 
     stored = stored_of(exp)
     assert stored.name == "fails"
@@ -147,19 +99,8 @@ def test_an_exception_in_the_with_block_ends_the_aim_run_failed(tmp_path: Path) 
 
 
 def test_an_experiment_started_again_after_stop_is_a_second_aim_run(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    exp = tracelet.Experiment("twice", backend=["aim"], tags=["again"], config=local_repo(repo))
-    exp.start()
-    exp.log_metric("loss", 1.0, iteration=0)
-    exp.stop()
-    first = exp.run
-    exp.start()
-    exp.log_metric("loss", 2.0, iteration=0)
-    exp.stop()
-    second = exp.run
-    assert first is not None
-    assert second is not None
-    assert second is not first
+    config = local_repo(tmp_path / "repo")
+    first, second = scenario.start_again_after_stop("aim", config)
 
     one, two = aim_runs_of(first, second)
     assert one.hash != two.hash

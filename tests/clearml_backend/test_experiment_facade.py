@@ -1,13 +1,12 @@
 """``tracelet.Experiment`` (the earlier releases' entry point) logging to ClearML offline, read
 back from the offline session ClearML wrote (``support.clearml_reading``).
 
-Each test uses the facade as an earlier script did: ``Experiment(name, backend=["clearml"],
-tags=..., config=...)``, ``start``/``stop``/``end`` or a ``with`` block, ``log_metric`` with an
-iteration (positional or ``iteration=``) or after ``set_iteration``, ``log_params`` and
-``log_hyperparameter``. An offline session has no task status (that needs a server), so the
-status is read from the calls the backend made on ClearML's ``Task`` (``mark_completed``,
-``mark_failed``, ``mark_stopped``), recorded by a spy that still calls ClearML. (``Task.close``
-calls ``mark_completed`` itself, after the backend's own mark: only the backend's calls count.)
+The scenarios, the facade used as an earlier script did, are ``support.facade_scenarios``'s;
+each test here reads back what ClearML stored of one. An offline session has no task status
+(that needs a server), so the status is read from the calls the backend made on ClearML's
+``Task`` (``mark_completed``, ``mark_failed``, ``mark_stopped``), recorded by a spy that still
+calls ClearML. (``Task.close`` calls ``mark_completed`` itself, after the backend's own mark:
+only the backend's calls count.)
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support import facade_scenarios as scenario
 from support.clearml_reading import OfflineSession
 from support.clearml_stored import session_of
 
@@ -69,32 +69,12 @@ def scalars(session: OfflineSession) -> dict[str, list[tuple[int, float]]]:
     return out
 
 
-def train_until_it_diverges(exp: tracelet.Experiment) -> None:
-    """A training loop that logs a point, then raises."""
-    exp.log_metric("loss", 3.5, iteration=4)
-    raise RuntimeError("diverged")
-
-
 def test_an_experiment_started_and_stopped_is_a_completed_clearml_task(
     marks: list[tuple[str, str]],
 ) -> None:
-    exp = tracelet.Experiment(
-        "baseline", backend=["clearml"], tags=["pytorch", "baseline"], config=offline()
-    )
-    assert exp.start() is exp
+    exp = scenario.start_log_and_stop("clearml", offline())
     run = exp.run
     assert run is not None
-    assert run.backends == ("clearml",)
-    exp.log_params({"learning_rate": 0.001, "batch_size": 32})
-    exp.log_hyperparameter("optimizer", "adam")
-    for epoch in range(3):
-        exp.log_metric("train_loss", 1.0 / (epoch + 1), epoch)  # positional, as documented
-    exp.log_metric("val_loss", 0.9, iteration=10)
-    exp.log_metric("auto", 1.0)  # no iteration, none set: the name's automatic steps 0, 1
-    exp.log_metric("auto", 2.0)
-    assert exp.stop() is True
-    assert exp.end() is True  # stopped already: nothing happens
-    assert run.status == "finished"
 
     session = session_for(exp)
     assert (session.project, session.name) == ("legacy", "baseline")
@@ -116,17 +96,7 @@ def test_an_experiment_started_and_stopped_is_a_completed_clearml_task(
 def test_set_iteration_is_the_step_of_metrics_logged_without_one(
     marks: list[tuple[str, str]],
 ) -> None:
-    exp = tracelet.Experiment("iterations", backend=["clearml"], config=offline())
-    exp.start()
-    exp.set_iteration(5)
-    assert exp.iteration == 5
-    exp.log_metric("acc", 0.75)
-    exp.log_metric("f1", 0.5)
-    exp.set_iteration(100)
-    exp.log_metric("lr", 0.01)
-    exp.log_metric("lr", 0.02, iteration=0)  # an explicit 0 is 0, not the iteration set
-    exp.log_metric("lr", 0.03)  # back at the iteration set
-    assert exp.end() is True
+    exp = scenario.log_at_set_iterations("clearml", offline())
 
     session = session_for(exp)
     assert scalars(session) == {
@@ -138,14 +108,7 @@ def test_set_iteration_is_the_step_of_metrics_logged_without_one(
 
 
 def test_mapping_tags_and_a_with_block_complete_the_task(marks: list[tuple[str, str]]) -> None:
-    config = offline(project="tagged")
-    with tracelet.Experiment(
-        "ctx", backend=["clearml"], tags={"team": "ml", "v": 2}, config=config
-    ) as exp:
-        exp.log_metric("loss", 0.25, iteration=1)
-        exp.log_params({"seed": 7})
-    assert exp.run is not None
-    assert exp.run.status == "finished"
+    exp = scenario.log_in_a_with_block("clearml", offline(project="tagged"))
 
     session = session_for(exp)
     assert (session.project, session.name) == ("tagged", "ctx")
@@ -158,13 +121,7 @@ def test_mapping_tags_and_a_with_block_complete_the_task(marks: list[tuple[str, 
 def test_an_exception_in_the_with_block_marks_the_task_failed(
     marks: list[tuple[str, str]],
 ) -> None:
-    with (
-        pytest.raises(RuntimeError, match="diverged"),
-        tracelet.Experiment("fails", backend=["clearml"], config=offline()) as exp,
-    ):
-        train_until_it_diverges(exp)
-    assert exp.run is not None
-    assert exp.run.status == "failed"
+    exp = scenario.fail_in_a_with_block("clearml", offline())
 
     session = session_for(exp)
     assert session.name == "fails"
@@ -175,18 +132,7 @@ def test_an_exception_in_the_with_block_marks_the_task_failed(
 def test_an_experiment_started_again_after_stop_is_a_second_clearml_task(
     marks: list[tuple[str, str]],
 ) -> None:
-    exp = tracelet.Experiment("twice", backend=["clearml"], tags=["again"], config=offline())
-    exp.start()
-    exp.log_metric("loss", 1.0, iteration=0)
-    exp.stop()
-    first = exp.run
-    exp.start()
-    exp.log_metric("loss", 2.0, iteration=0)
-    exp.stop()
-    second = exp.run
-    assert first is not None
-    assert second is not None
-    assert second is not first
+    first, second = scenario.start_again_after_stop("clearml", offline())
 
     one, two = session_of(first), session_of(second)
     assert one.task["id"] != two.task["id"]

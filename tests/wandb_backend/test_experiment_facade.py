@@ -1,17 +1,15 @@
 """``tracelet.Experiment`` (the earlier releases' entry point) logging to W&B offline, read back
 from the run's ``.wandb`` log with W&B's own record types (``support.wandb_reading``).
 
-Each test uses the facade as an earlier script did: ``Experiment(name, backend=["wandb"],
-tags=..., config=...)``, ``start``/``stop``/``end`` or a ``with`` block, ``log_metric`` with an
-iteration (positional or ``iteration=``) or after ``set_iteration``, ``log_params`` and
-``log_hyperparameter``.
+The scenarios, the facade used as an earlier script did, are ``support.facade_scenarios``'s;
+each test here reads back what W&B stored of one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
+from support import facade_scenarios as scenario
 from support.wandb_reading import WandbRun, metric_points
 from support.wandb_stored import STATUS, metric_names, tags_of, wandb_run_of
 
@@ -35,30 +33,10 @@ def points(stored: WandbRun, name: str) -> list[tuple[int, float]]:
     return [(int(step), value) for step, value in metric_points(stored, name, STEP_METRIC)]
 
 
-def train_until_it_diverges(exp: tracelet.Experiment) -> None:
-    """A training loop that logs a point, then raises."""
-    exp.log_metric("loss", 3.5, iteration=4)
-    raise RuntimeError("diverged")
-
-
 def test_an_experiment_started_and_stopped_is_a_finished_wandb_run() -> None:
-    exp = tracelet.Experiment(
-        "baseline", backend=["wandb"], tags=["pytorch", "baseline"], config=offline()
-    )
-    assert exp.start() is exp
+    exp = scenario.start_log_and_stop("wandb", offline())
     run = exp.run
     assert run is not None
-    assert run.backends == ("wandb",)
-    exp.log_params({"learning_rate": 0.001, "batch_size": 32})
-    exp.log_hyperparameter("optimizer", "adam")
-    for epoch in range(3):
-        exp.log_metric("train_loss", 1.0 / (epoch + 1), epoch)  # positional, as documented
-    exp.log_metric("val_loss", 0.9, iteration=10)
-    exp.log_metric("auto", 1.0)  # no iteration, none set: the name's automatic steps 0, 1
-    exp.log_metric("auto", 2.0)
-    assert exp.stop() is True
-    assert exp.end() is True  # stopped already: nothing happens
-    assert run.status == "finished"
 
     stored = stored_of(exp)
     assert (stored.project, stored.name) == ("legacy", "baseline")
@@ -79,17 +57,7 @@ def test_an_experiment_started_and_stopped_is_a_finished_wandb_run() -> None:
 
 
 def test_set_iteration_is_the_step_of_metrics_logged_without_one() -> None:
-    exp = tracelet.Experiment("iterations", backend=["wandb"], config=offline())
-    exp.start()
-    exp.set_iteration(5)
-    assert exp.iteration == 5
-    exp.log_metric("acc", 0.75)
-    exp.log_metric("f1", 0.5)  # the same iteration: one W&B row with both
-    exp.set_iteration(100)
-    exp.log_metric("lr", 0.01)
-    exp.log_metric("lr", 0.02, iteration=0)  # an explicit 0 is 0, not the iteration set
-    exp.log_metric("lr", 0.03)  # back at the iteration set
-    assert exp.end() is True
+    exp = scenario.log_at_set_iterations("wandb", offline())
 
     stored = stored_of(exp)
     assert stored.exit_code == 0
@@ -100,14 +68,8 @@ def test_set_iteration_is_the_step_of_metrics_logged_without_one() -> None:
 
 
 def test_mapping_tags_and_a_with_block_finish_the_run() -> None:
-    config = offline(project="tagged")
-    with tracelet.Experiment(
-        "ctx", backend=["wandb"], tags={"team": "ml", "v": 2}, config=config
-    ) as exp:
-        exp.log_metric("loss", 0.25, iteration=1)
-        exp.log_params({"seed": 7})
+    exp = scenario.log_in_a_with_block("wandb", offline(project="tagged"))
     assert exp.run is not None
-    assert exp.run.status == "finished"
 
     stored = stored_of(exp)
     assert (stored.project, stored.name) == ("tagged", "ctx")
@@ -119,13 +81,7 @@ def test_mapping_tags_and_a_with_block_finish_the_run() -> None:
 
 
 def test_an_exception_in_the_with_block_ends_the_wandb_run_failed() -> None:
-    with (
-        pytest.raises(RuntimeError, match="diverged"),
-        tracelet.Experiment("fails", backend=["wandb"], config=offline()) as exp,
-    ):
-        train_until_it_diverges(exp)
-    assert exp.run is not None
-    assert exp.run.status == "failed"
+    exp = scenario.fail_in_a_with_block("wandb", offline())
 
     stored = stored_of(exp)
     assert stored.name == "fails"
@@ -135,18 +91,7 @@ def test_an_exception_in_the_with_block_ends_the_wandb_run_failed() -> None:
 
 
 def test_an_experiment_started_again_after_stop_is_a_second_wandb_run() -> None:
-    exp = tracelet.Experiment("twice", backend=["wandb"], tags=["again"], config=offline())
-    exp.start()
-    exp.log_metric("loss", 1.0, iteration=0)
-    exp.stop()
-    first = exp.run
-    exp.start()
-    exp.log_metric("loss", 2.0, iteration=0)
-    exp.stop()
-    second = exp.run
-    assert first is not None
-    assert second is not None
-    assert second is not first
+    first, second = scenario.start_again_after_stop("wandb", offline())
     assert second.id != first.id
 
     one, two = wandb_run_of(first), wandb_run_of(second)
