@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -404,3 +405,197 @@ def test_pytorch_framework_without_patching_says_the_run_captures_anyway(
     (record,) = caplog.records
     assert "cannot turn the capture off" in record.getMessage()
     assert "config={'capture_tensorboard': False}" in record.getMessage()
+
+
+# -- ExperimentConfig --------------------------------------------------------------------------
+
+
+def test_experiment_config_keeps_the_earlier_fields_and_import_path() -> None:
+    from tracelet.core.experiment import ExperimentConfig
+
+    config = ExperimentConfig(track_git=False)
+    assert (config.track_metrics, config.track_system_metrics, config.track_git) == (
+        True,
+        True,
+        False,
+    )
+    assert (config.enable_automagic, config.automagic_frameworks, config.watch_filesystem) == (
+        False,
+        None,
+        False,
+    )
+    assert config.changed() == {"track_git": False}
+    # Shown by the earlier docs, never fields of the earlier class: still an error.
+    with pytest.raises(TypeError, match="tracking_uri"):
+        ExperimentConfig(tracking_uri="http://mlflow:5000")  # type: ignore[call-arg]
+
+
+def test_an_experiment_config_is_read_as_todays_keys_and_stored_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracelet.core.experiment import ExperimentConfig
+    from tracelet.legacy import TraceletDeprecationWarning
+
+    monkeypatch.setenv("TRACELET_TRACK_ENVIRONMENT", "true")  # below the config argument
+    config = ExperimentConfig(
+        track_environment=False, track_system_metrics=False, track_git=False, enable_automagic=True
+    )
+    with pytest.warns(TraceletDeprecationWarning) as said:
+        exp = tracelet.Experiment("earlier-config", config=config, backend="local")
+    (message,) = [str(w.message) for w in said]
+    assert message == (
+        "ExperimentConfig(track_environment=False, track_system_metrics=False, "
+        "track_git=False, enable_automagic=True) is the earlier form of "
+        "config={'track_environment': False, 'collect_system_metrics': False, "
+        "'track_git_info': False, 'automagic': True} and is read as it; pass that mapping as "
+        "config instead of an ExperimentConfig"
+    )
+    assert exp.config is config  # what was given
+    with exp:
+        learning_rate = 0.01  # automagic (enable_automagic) logs it when the run stops
+        exp.log_metric("loss", learning_rate, iteration=1)
+    assert exp.run is not None
+    assert exp.run.settings is not None
+    model: Any = exp.run.settings.model  # collector keys: not in CoreSettings
+    assert (model.track_environment, model.collect_system_metrics) == (False, False)
+    assert (model.track_git_info, model.automagic) == (False, True)
+    back = stored(exp.run)
+    assert points(back, "loss") == [(1, 0.01)]
+    assert back.params == {"learning_rate": 0.01}  # no env/* params: track_environment off
+
+    # A field at its earlier default passes nothing on: the env var decides.
+    with tracelet.Experiment("default-config", config=ExperimentConfig(), backend="local") as dflt:
+        pass
+    assert any(name.startswith("env/") for name in stored(dflt.run).params)
+
+
+def test_experiment_config_fields_with_no_effect_warn_once_naming_the_field() -> None:
+    from tracelet.core.experiment import ExperimentConfig
+    from tracelet.legacy import TraceletDeprecationWarning
+
+    config = ExperimentConfig(track_stdout=False, automagic_frameworks={"pytorch"})
+    with pytest.warns(TraceletDeprecationWarning) as said:
+        exp = tracelet.Experiment("no-effect", config=config, backend="local")
+    messages = [str(w.message) for w in said]
+    assert messages == [
+        "ExperimentConfig(track_stdout=False) has no effect in this Tracelet release and is "
+        "ignored: this release has no such collector; remove it",
+        "ExperimentConfig(automagic_frameworks={'pytorch'}) has no effect in this Tracelet "
+        "release and is ignored: automagic reads the script's variables, not frameworks; the "
+        "framework captures are the settings capture_tensorboard, capture_lightning and "
+        "capture_transformers; remove it",
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tracelet.Experiment("no-effect-again", config=config)  # said once per process
+    with exp:
+        exp.log_params({"lr": 0.1})
+    assert stored(exp.run).params["lr"] == 0.1
+
+
+def test_experiment_config_artifact_capture_is_said_to_be_not_yet(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tracelet.core.experiment import ExperimentConfig
+
+    config = ExperimentConfig(
+        automagic_artifacts=True, artifact_watch_dirs=["ckpt"], watch_filesystem=True
+    )
+    with caplog.at_level(logging.WARNING, logger="tracelet"):
+        tracelet.Experiment("capture", config=config)
+        tracelet.Experiment("capture", config=config, automagic_artifacts=True)
+    (record,) = caplog.records
+    assert record.getMessage().startswith(
+        "tracelet: automatic artifact capture (ExperimentConfig(automagic_artifacts=True, "
+        "watch_filesystem=True, artifact_watch_dirs=['ckpt'])) is not yet supported"
+    )
+
+
+def test_experiment_config_at_its_defaults_asks_for_nothing_and_says_nothing() -> None:
+    from tracelet.core.experiment import ExperimentConfig
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ExperimentConfig().settings() == {}
+        assert ExperimentConfig(enable_artifacts=True).settings() == {}  # always available
+    # Without tracelet-collectors, their keys are left out: those collectors do not run.
+    without = ExperimentConfig(track_git=False, enable_automagic=True)
+    with pytest.warns(DeprecationWarning, match=r"^ExperimentConfig\(enable_automagic=True\) "):
+        assert without.settings(known=frozenset({"automagic"})) == {"automagic": True}
+
+
+# -- PyTorchFramework.log_enhanced_metric ------------------------------------------------------
+
+
+def test_log_enhanced_metric_logs_the_value_and_sets_kind_and_metadata_as_tags() -> None:
+    from tracelet.core.orchestrator import MetricType
+    from tracelet.frameworks.pytorch import PyTorchFramework
+
+    exp = tracelet.Experiment("enhanced", backend="local").start()
+    framework = PyTorchFramework()
+    framework.initialize(exp)
+    framework.log_enhanced_metric(
+        name="validation_accuracy",
+        value=0.95,
+        metric_type="accuracy",
+        iteration=100,
+        metadata={"dataset": "validation", "model_checkpoint": "epoch_100"},
+    )
+    framework.log_enhanced_metric(
+        "validation_accuracy",
+        0.96,
+        "accuracy",
+        101,
+        {"dataset": "validation", "model_checkpoint": "epoch_101"},
+    )
+    framework.log_enhanced_metric("training_loss", 0.1, MetricType.SCALAR, 100, {"batch_size": 32})
+    exp.stop()
+
+    back = stored(exp.run)
+    assert points(back, "validation_accuracy") == [(100, 0.95), (101, 0.96)]
+    assert points(back, "training_loss") == [(100, 0.1)]
+    assert back.tags == {
+        "validation_accuracy/metric_type": "accuracy",
+        "validation_accuracy/dataset": "validation",
+        "validation_accuracy/model_checkpoint": "epoch_101",  # the last value set
+        "training_loss/metric_type": "scalar",
+        "training_loss/batch_size": "32",
+    }
+    tag_records = [(r["name"], r["value"]) for r in back.records() if r["type"] == "tag"]
+    assert tag_records.count(("validation_accuracy/dataset", "validation")) == 1  # unchanged
+
+
+def test_log_enhanced_metric_sends_media_kinds_and_parameters_to_their_calls() -> None:
+    from tracelet.core.orchestrator import MetricType
+    from tracelet.frameworks.pytorch import PyTorchFramework
+
+    with tracelet.Experiment("enhanced-kinds", backend="local") as exp:
+        framework = PyTorchFramework()
+        framework.initialize(exp)
+        framework.log_enhanced_metric("weights", [0.1, 0.2, 0.2, 0.9], MetricType.HISTOGRAM, 3)
+        framework.log_enhanced_metric("notes", "converged", "text", 4)
+        framework.log_enhanced_metric("optimizer", "adam", MetricType.PARAMETER, None)
+    back = stored(exp.run)
+    media = {(m["type"], m["name"], m["step"]) for m in back.media}
+    assert media == {("histogram", "weights", 3), ("text", "notes", 4)}
+    assert back.params == {"optimizer": "adam"}
+    assert back.metrics == {}
+    assert back.tags["weights/metric_type"] == "histogram"
+
+
+def test_log_enhanced_metric_refuses_what_it_cannot_log_and_logs_nothing_then() -> None:
+    from tracelet.frameworks.pytorch import PyTorchFramework
+
+    framework = PyTorchFramework()
+    with pytest.raises(RuntimeError, match="no run to log into"):
+        framework.log_enhanced_metric("acc", 0.5, "accuracy", 1)
+    with tracelet.Experiment("enhanced-errors", backend="local") as exp:
+        framework.initialize(exp)
+        with pytest.raises(TypeError, match=r"'video' value .* log_artifact"):
+            framework.log_enhanced_metric("clip", b"...", "video", 1)
+        with pytest.raises(TypeError, match="metadata must be a mapping"):
+            framework.log_enhanced_metric("acc", 0.5, "accuracy", 1, ["val"])  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            framework.log_enhanced_metric("acc", "high", "accuracy", 1)
+    back = stored(exp.run)
+    assert (back.metrics, back.tags, back.media) == ({}, {}, [])

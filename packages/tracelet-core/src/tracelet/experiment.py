@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tracelet.artifacts.builder import TypedArtifact
     from tracelet.artifacts.manifest import ArtifactInfo
     from tracelet.artifacts.types import ArtifactType
+    from tracelet.core.experiment_config import ExperimentConfig
     from tracelet.run import Run
 
 Tags = Mapping[str, Any] | Iterable[str]
@@ -38,7 +39,11 @@ class Experiment:
         name: The run's name.
         config: Settings for the run, as ``start_logging``'s ``config`` (earlier key names such
             as ``track_system`` are read as today's); a
-            :class:`tracelet.settings.TraceletSettings` works too.
+            :class:`tracelet.settings.TraceletSettings` works too, and so does an earlier
+            :class:`tracelet.core.experiment.ExperimentConfig`: the fields set away from their
+            defaults are read as today's keys here, each said once
+            (:meth:`~tracelet.core.experiment.ExperimentConfig.settings`), and its
+            ``enable_automagic`` and ``automagic_artifacts`` act as the arguments below.
         backend: A backend name or a list of names (default: settings, else ``local``).
         tags: Tags set on the run when it starts: a mapping of name to value, or a list of
             labels (each a tag with an empty value, shown as the label in W&B and ClearML).
@@ -57,7 +62,7 @@ class Experiment:
     def __init__(  # noqa: PLR0917 - the earlier releases' signature, positional arguments too
         self,
         name: str,
-        config: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | ExperimentConfig | None = None,
         backend: str | Sequence[str] | None = None,
         tags: Tags | None = None,
         automagic: bool = False,
@@ -68,7 +73,8 @@ class Experiment:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Experiment name must be a non-empty string, got {name!r}")
         self._name = name
-        self._config: Mapping[str, Any] = config if config is not None else {}
+        self._config: Mapping[str, Any] | ExperimentConfig = config if config is not None else {}
+        self._run_config: Mapping[str, Any] = _run_config(config)
         self._backend = backend
         self._tags = tags
         self._tag_values = _tag_values(tags)  # checked now, set at start
@@ -87,8 +93,8 @@ class Experiment:
         return self._name
 
     @property
-    def config(self) -> Mapping[str, Any]:
-        """The ``config`` given (``{}`` if none)."""
+    def config(self) -> Mapping[str, Any] | ExperimentConfig:
+        """The ``config`` given (``{}`` if none), an ``ExperimentConfig`` included."""
         return self._config
 
     @property
@@ -124,7 +130,7 @@ class Experiment:
             return self
         from tracelet import start_logging
 
-        config = {**self._config, **self._automagic} if self._automagic else self._config
+        config = {**self._run_config, **self._automagic} if self._automagic else self._run_config
         run = start_logging(exp_name=self._name, backend=self._backend, config=config)
         if self._tag_values:
             run.set_tags(self._tag_values)
@@ -273,6 +279,17 @@ class Experiment:
     def __repr__(self) -> str:
         state = "not started" if self._run is None else self._run.status
         return f"<tracelet.Experiment {self._name!r} {state}>"
+
+
+def _run_config(config: Mapping[str, Any] | ExperimentConfig | None) -> Mapping[str, Any]:
+    """The ``config`` a run is started with: as given, or an ``ExperimentConfig`` read as
+    today's keys (which says what changed, once per process; see
+    :meth:`tracelet.core.experiment.ExperimentConfig.settings`)."""
+    if config is None:
+        return {}
+    from tracelet.core.experiment_config import ExperimentConfig
+
+    return config.settings() if isinstance(config, ExperimentConfig) else config
 
 
 def _automagic_settings(automagic: bool, config: Any) -> dict[str, Any]:
