@@ -275,3 +275,31 @@ def test_the_benchmark_runs_and_its_checks_pass() -> None:
     out = run_quick("bench_keras.py").stdout
     assert "checks: every epoch loss equals History, every batch point stored once" in out
     assert "mlflow.keras.MlflowCallback, every batch" in out
+
+
+def test_automagic_describes_a_keras_model_by_its_layers() -> None:
+    """On Keras' torch backend a model is also a torch module: it is still described as
+    Keras sees it (its layers and weights), and logged as params."""
+    from tracelet.automagic import capture_model
+
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(2),
+        ]
+    )
+    run = tracelet.start_logging(exp_name="keras-automagic", backend="local")
+    logged = capture_model(model, run=run)
+    assert run.stop()
+    assert logged == {
+        "model/type": "Sequential",
+        "model/total_params": 90,  # Dense 4x8+8, BatchNorm 4x8 (16 moving stats), Dense 8x2+2
+        "model/trainable_params": 74,
+        "model/frozen_params": 16,
+        "model/layers": 3,
+        "model/layer_types": "Dense x2, BatchNormalization x1",
+        "model/size_mb": round(90 * 4 / 2**20, 4),
+    }
+    assert logged.items() <= read_run(run.links["local"].path).params.items()

@@ -58,9 +58,9 @@ def describe_model(model: Any) -> dict[str, Any]:
         raise TypeError(
             f"capture_model takes a torch.nn.Module or a Keras model, got {type(model).__name__}"
         )
-    if _is_torch_module(model):
-        return _describe_torch(model)
-    return _describe_keras(model)
+    if _is_keras_model(model):  # first: on Keras' torch backend a model is a torch module too
+        return _describe_keras(model)
+    return _describe_torch(model)
 
 
 def _describe_torch(model: Any) -> dict[str, Any]:
