@@ -2,21 +2,16 @@
 
 Where records go:
 
-* metrics: ``logger.report_scalar(title, series, value, iteration=step)``. A name ``a/b/c`` is
-  title ``a/b`` and series ``c`` (:func:`title_series`); a name without ``/`` is both title and
-  series, as ClearML plots a single series. ClearML replaces NaN and ±inf by 0, so such points
-  are refused instead (counted as failed, with the reason);
+* metrics and media: the task's ``Logger`` (:mod:`tracelet_clearml.reporting`). A metric name
+  ``a/b/c`` is title ``a/b`` and series ``c`` (:func:`title_series`). ClearML replaces NaN and
+  ±inf by 0, so such points are refused instead (counted as failed, with the reason);
 * params: hyperparameters in the section ``params_section`` (``General``), flattened names as
   given (``optimizer/name``), with ``update_parameters``;
 * tags: task tags ``name:value`` (``name`` alone for an empty value);
 * artifacts: ``upload_artifact`` under their name (a directory is uploaded zipped, ClearML's way);
   a typed artifact version under ``<type>/<name>/v<N>``, with the artifact metadata
-  :func:`typed_artifact_metadata` (type, name, version, description and the whole manifest), so
-  that :meth:`ClearmlBackend.list_artifacts` reads it back;
-* images: ``report_image`` of the PNG file, kept as PNG; figures: the same (matplotlib) or
-  ``report_plotly``;
-  histograms: ``report_histogram`` with one bar per bin, labelled by its range; text: a line
-  ``[name @ step] text`` in the task's console log (``report_text``).
+  :func:`~tracelet_clearml.artifacts.typed_artifact_metadata`, so that
+  :meth:`ClearmlBackend.list_artifacts` reads it back (:mod:`tracelet_clearml.artifacts`).
 
 ClearML's own capture (frameworks, argparse, resources, console) is off unless the settings turn
 it on: Tracelet's collectors and captures do that work, and nothing is recorded twice. ClearML
@@ -28,54 +23,41 @@ and a process killed mid-run leaves it cut at an unknown point. Its identity is 
 folder; when ``tracelet sync`` resumes it, the folder (and its zip, if any) is set aside, renamed
 ``superseded-…``, and a new offline session receives the whole run. A task on a server has no
 identity here: ``--new-run`` delivers the run again.
+
+Before a task starts on a server, :func:`~tracelet_clearml.server.check_server` makes sure one is
+configured and answers.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tracelet.artifacts.manifest import ArtifactInfo, parse_manifest, select_version
-from tracelet.artifacts.store import typed_manifest
+from tracelet.artifacts.manifest import ArtifactInfo, select_version
 from tracelet.backend import BaseBackend, RunInfo, RunLink
-from tracelet.backend_kit import BatchWriter, PlannedCall, ResumableLoop, artifact_source
+from tracelet.backend_kit import BatchWriter, PlannedCall, ResumableLoop
 from tracelet.errors import BackendStartError, RejectedError
-from tracelet.records import (
-    ALL_CAPABILITIES,
-    Artifact,
-    Batch,
-    Capability,
-    Figure,
-    Histogram,
-    Image,
-    Media,
-    RunStatus,
-    Tag,
-    Text,
-)
+from tracelet.records import ALL_CAPABILITIES, Artifact, Batch, Capability, Media, RunStatus, Tag
 from tracelet.resumable import WritePlan
+from tracelet_clearml.artifacts import (
+    MANIFEST_METADATA_KEY,
+    artifact_call,
+    typed_artifact_metadata,
+    typed_artifact_of,
+    typed_artifacts,
+)
 from tracelet_clearml.quiet import clearml_logs_through_logging, clearml_prints_to_log
+from tracelet_clearml.reporting import media_call, report_scalars, title_series
+from tracelet_clearml.server import SERVER_FIX, check_server, server_config
 from tracelet_clearml.settings import ClearmlSettings
 
 if TYPE_CHECKING:
     from clearml import Logger, Task
 
 logger = logging.getLogger("tracelet.clearml")
-
-#: What to set for a server, in the words of ClearML's docs.
-SERVER_FIX = (
-    "set CLEARML_API_HOST, CLEARML_WEB_HOST, CLEARML_FILES_HOST, CLEARML_API_ACCESS_KEY and "
-    "CLEARML_API_SECRET_KEY (or run `clearml-init` to write clearml.conf); or set "
-    "clearml.offline: true (CLEARML_OFFLINE_MODE=1) to write an offline session"
-)
-
 
 #: Env vars ClearML sets in this process when a task starts, for its subprocesses: left behind,
 #: a process this one starts later would join the closed task (a stub that stores nothing) or
@@ -88,6 +70,22 @@ PROCESS_ENV = (
 )
 #: The prefix of an unfinished offline session that ``tracelet sync`` replaced.
 SUPERSEDED = "superseded-"
+
+#: Imported from here by tests and scripts, including names that moved to the modules beside
+#: this one when it was split (kept importable from here).
+__all__ = [
+    "MANIFEST_METADATA_KEY",
+    "PROCESS_ENV",
+    "SERVER_FIX",
+    "SUPERSEDED",
+    "ClearmlBackend",
+    "check_server",
+    "server_config",
+    "supersede_offline_session",
+    "title_series",
+    "typed_artifact_metadata",
+    "typed_artifact_of",
+]
 
 
 def _restore_env(saved: dict[str, str | None]) -> None:
@@ -118,39 +116,6 @@ def supersede_offline_session(identity: Mapping[str, Any]) -> None:
 def _group_tags(run: RunInfo) -> list[str]:
     """``group:<name>`` for a run of a group (ClearML's web UI filters tasks by tag)."""
     return [] if run.group is None else [Tag("group", run.group).label()]
-
-
-def title_series(name: str) -> tuple[str, str]:
-    """ClearML's (title, series) for a metric name: ``a/b/c`` → (``a/b``, ``c``)."""
-    title, _, series = name.rpartition("/")
-    return (title, series) if title and series else (name, name)
-
-
-#: The artifact metadata key holding a typed artifact's whole manifest (JSON).
-MANIFEST_METADATA_KEY = "tracelet_manifest"
-
-
-def typed_artifact_metadata(typed: ArtifactInfo) -> dict[str, str]:
-    """The ClearML artifact metadata of a typed artifact version: ``type``, ``name``,
-    ``version`` and ``description`` to read in the UI, the manifest as JSON for Tracelet."""
-    return {
-        "type": typed.type.value,
-        "name": typed.name,
-        "version": str(typed.version),
-        "description": typed.description or "",
-        MANIFEST_METADATA_KEY: json.dumps(typed.manifest(), sort_keys=True),
-    }
-
-
-def typed_artifact_of(metadata: Mapping[str, Any], uri: str | None = None) -> ArtifactInfo | None:
-    """The typed artifact whose ClearML metadata is ``metadata``, or ``None`` for another one."""
-    text = metadata.get(MANIFEST_METADATA_KEY)
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_manifest(json.loads(text), backend="clearml", uri=uri)
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 class ClearmlBackend(BaseBackend):
@@ -326,132 +291,27 @@ class ClearmlBackend(BaseBackend):
                 )
                 points = finite
             loop = ResumableLoop(points)  # a retry of this batch resumes after those reported
-            plan.calls.append(lambda: _report_scalars(report_logger, loop))
+            plan.calls.append(lambda: report_scalars(report_logger, loop))
         plan.calls.extend(self._artifact_call(a) for a in batch.artifacts)
         plan.calls.extend(self._media_call(m) for m in batch.media)
         return plan
 
     def _artifact_call(self, artifact: Artifact) -> PlannedCall:
-        task = self.task
+        return artifact_call(self.task, artifact)
 
-        def upload() -> None:
-            source = artifact_source(artifact)
-            typed = typed_manifest(artifact)
-            metadata = None if typed is None else typed_artifact_metadata(typed)
-            task.upload_artifact(
-                artifact.name, artifact_object=source, metadata=metadata, wait_on_upload=True
-            )
-
-        return upload
+    def _media_call(self, media: Media) -> PlannedCall:
+        return media_call(self.task.get_logger(), media)
 
     # -- typed artifacts, read back ----------------------------------------------------------
 
     def list_artifacts(self) -> list[ArtifactInfo]:
-        """Every typed artifact version uploaded to the task (from its artifacts' metadata)."""
+        """Every typed artifact version uploaded to the task (from its artifacts' metadata);
+        ``[]`` before the task started."""
         task = self._task
         if task is None:
             return []
-        found = []
-        for key, artifact in dict(task.artifacts).items():
-            info = typed_artifact_of(artifact.metadata or {}, uri=artifact.url or key)
-            if info is not None:
-                found.append(info)
-        return sorted(found, key=lambda a: (a.name, a.version))
+        return typed_artifacts(task)
 
     def get_artifact(self, name: str, version: int | str = "latest") -> ArtifactInfo | None:
         """One typed artifact version of the task (see :meth:`list_artifacts`), or ``None``."""
         return select_version(self.list_artifacts(), name, version)
-
-    def _media_call(self, media: Media) -> PlannedCall:
-        report_logger = self.task.get_logger()
-        title, series = title_series(media.name)
-        if isinstance(media, Text):
-            text = f"[{media.name} @ step {media.step}] {media.text}"
-            return lambda: report_logger.report_text(text, print_console=False)
-        if isinstance(media, Histogram):
-            edges = media.edges
-            labels = [f"{edges[i]:.4g}..{edges[i + 1]:.4g}" for i in range(len(media.counts))]
-            counts = list(media.counts)
-            return lambda: report_logger.report_histogram(
-                title, series, values=counts, iteration=media.step, xlabels=labels
-            )
-        if isinstance(media, Image | Figure) and media.png is not None:
-            png, step = media.png, media.step
-            return lambda: _report_png(report_logger, title, series, step, png)
-        assert isinstance(media, Figure)
-        assert media.plotly_json is not None
-        figure = json.loads(media.plotly_json)
-        return lambda: report_logger.report_plotly(
-            title, series, figure=figure, iteration=media.step
-        )
-
-
-def _report_scalars(
-    report_logger: Logger, points: ResumableLoop[tuple[str, float, int, float]]
-) -> None:
-    """Report the points not reported yet."""
-    report = report_logger.report_scalar
-    names: dict[str, tuple[str, str]] = {}
-    for name, value, step, _ts in points:
-        pair = names.get(name)
-        if pair is None:
-            pair = names[name] = title_series(name)
-        report(pair[0], pair[1], value, iteration=step)
-
-
-def _report_png(report_logger: Logger, title: str, series: str, step: int, png: bytes) -> None:
-    """Report the PNG as a file: given a picture instead, ClearML would store it as JPEG (its
-    default image format), which changes the pixels. ClearML deletes the file once stored."""
-    fd, path = tempfile.mkstemp(prefix="tracelet-", suffix=".png")
-    with os.fdopen(fd, "wb") as file:
-        file.write(png)
-    report_logger.report_image(
-        title, series, iteration=step, local_path=path, delete_after_upload=True
-    )
-
-
-def server_config(settings: ClearmlSettings) -> tuple[str | None, bool]:
-    """The API server ClearML will use and whether it has credentials for it: from the
-    settings, else ``CLEARML_API_HOST`` / ``CLEARML_API_ACCESS_KEY``, else ``clearml.conf``."""
-    from clearml.config import config_obj
-
-    def configured(key: str) -> str | None:
-        try:
-            value = config_obj.get(key, None)
-        except Exception:  # an unreadable clearml.conf: ClearML will say so
-            return None
-        return str(value) if value else None
-
-    host = settings.api_host or os.environ.get("CLEARML_API_HOST") or configured("api.api_server")
-    key = (
-        settings.api_access_key is not None
-        or bool(os.environ.get("CLEARML_API_ACCESS_KEY"))
-        or configured("api.credentials.access_key") is not None
-    )
-    return host, key
-
-
-def check_server(settings: ClearmlSettings) -> None:
-    """Fail at once when no ClearML server or credentials are configured, or within
-    ``start_timeout`` when the server does not answer (``Task.init`` would retry for minutes).
-
-    Raises:
-        BackendStartError: naming the server, the cause and the ``CLEARML_*`` variables.
-    """
-    host, has_key = server_config(settings)
-    timeout = settings.start_timeout
-    if not host:
-        raise BackendStartError(f"no ClearML server is configured; {SERVER_FIX}")
-    if not has_key:
-        raise BackendStartError(f"no ClearML credentials for {host}; {SERVER_FIX}")
-    url = host.rstrip("/") + "/debug.ping"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout):
-            return
-    except urllib.error.HTTPError:
-        return  # it answered: ClearML will report auth problems itself
-    except (OSError, ValueError) as exc:
-        raise BackendStartError(
-            f"the ClearML server at {host} did not answer within {timeout:g} s ({exc}); "
-            f"{SERVER_FIX}; clearml.start_timeout sets how long to wait"
-        ) from exc
