@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import time
 from collections import Counter
@@ -21,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from _util import fmt_float, fmt_int, load_average, median, table
+from _util import fmt_float, fmt_int, header, median, table
 
 from tracelet.run import Run
 
@@ -79,10 +78,7 @@ def parse_options(argv: Sequence[str] | None, doc: str | None, backend: str) -> 
         help="run only this section (repeatable; default: all)",
     )
     args = parser.parse_args(argv)
-    print(
-        f"Tracelet {backend} backend benchmarks ({'quick' if args.quick else 'full'}); Python "
-        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
-    )
+    header(f"{backend} backend", args.quick)
     return Options(bool(args.quick), frozenset(args.only or ("calls", "e2e")))
 
 

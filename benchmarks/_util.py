@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -120,6 +121,15 @@ def load_average() -> str:
     if not hasattr(os, "getloadavg"):
         return ""
     return f", load average {os.getloadavg()[0]:.2f}"
+
+
+def header(what: str, quick: bool) -> None:
+    """Print the first line of a benchmark's output: what is measured, the size, and the
+    machine (Python, platform, CPUs, load) the figures belong to."""
+    print(
+        f"Tracelet {what} benchmarks ({'quick' if quick else 'full'}); Python "
+        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
+    )
 
 
 def summary(problems: Sequence[str]) -> int:

@@ -32,7 +32,7 @@ from _util import (
     COLLECTORS_OFF,
     clean_workdir,
     fmt_float,
-    load_average,
+    header,
     section,
     summary,
     table,
@@ -198,10 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (a few seconds)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    print(
-        f"Tracelet automagic benchmarks{' (quick)' if args.quick else ''}; Python "
-        f"{sys.version.split()[0]} on {sys.platform}{load_average()}"
-    )
+    header("automagic", args.quick)
     with clean_workdir(("TRACELET_",)):
         problems, rounds = bench_steps(sizes)
         problems += bench_one_off(rounds)

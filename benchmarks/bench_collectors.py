@@ -38,9 +38,10 @@ from _util import (
     COLLECTORS_OFF,
     clean_workdir,
     fmt_float,
-    load_average,
+    header,
     median,
     section,
+    summary,
     table,
     verdict,
 )
@@ -260,17 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (a few seconds)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    print(
-        f"Tracelet collector benchmarks{' (quick)' if args.quick else ''}; Python "
-        f"{sys.version.split()[0]} on {sys.platform}{load_average()}"
-    )
+    header("collector", args.quick)
     with clean_workdir(("TRACELET_",)):
         problems, timings = bench_loop(sizes)
         bench_one_off(timings)
         problems += bench_tensorboard(sizes)
-    for problem in problems:
-        print(f"FAILED: {problem}")
-    return 1 if problems else 0
+    return summary(problems)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from _util import (
     clean_workdir,
     fmt_float,
     fmt_int,
-    load_average,
+    header,
     median,
     section,
     summary,
@@ -726,10 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = Sizes.for_mode(args.quick)
     only = set(args.only or ("calls", "e2e", "import"))
-    print(
-        f"Tracelet core benchmarks ({'quick' if args.quick else 'full'}); Python "
-        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
-    )
+    header("core", args.quick)
 
     problems: list[str] = []
     with clean_workdir((_SETTINGS_ENV_PREFIX,)) as workdir:

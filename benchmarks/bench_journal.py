@@ -42,7 +42,7 @@ from _util import (
     clean_workdir,
     fmt_float,
     fmt_int,
-    load_average,
+    header,
     median,
     table,
 )
@@ -351,8 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     journal_points = 50_000 if args.quick else 3_000_000
     sync_points = 20_000 if args.quick else 1_000_000
-    print(f"Tracelet journal benchmarks ({'quick' if args.quick else 'full'}); Python "
-          f"{sys.version.split()[0]}, {os.cpu_count()} CPUs{load_average()}")  # fmt: skip
+    header("journal", args.quick)
     problems: list[str] = []
     with clean_workdir(_DROP) as workdir:
         if args.only in (None, "throughput"):

@@ -39,7 +39,7 @@ from itertools import islice
 from pathlib import Path
 
 import msgspec
-from _util import clean_workdir, fmt_float, fmt_int, load_average, section, summary, table
+from _util import clean_workdir, fmt_float, fmt_int, header, load_average, section, summary, table
 
 from tracelet.media import encode_png
 from tracelet.viewer.report import write_report
@@ -352,10 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-browser", action="store_true", help="leave section 2 out")
     args = parser.parse_args(argv)
     sizes = Sizes.for_mode(args.quick)
-    print(
-        f"tracelet report benchmarks ({'quick' if args.quick else 'full'}); Python "
-        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
-    )
+    header("report", args.quick)
     problems: list[str] = []
     with clean_workdir(("TRACELET_",)) as workdir:
         rows, found = bench_read_write(sizes, workdir)

@@ -44,7 +44,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from _util import COLLECTORS_OFF, clean_workdir, fmt_float, load_average, section, summary, table
+from _util import (
+    COLLECTORS_OFF,
+    clean_workdir,
+    fmt_float,
+    header,
+    section,
+    summary,
+    table,
+)
 
 import tracelet
 
@@ -297,10 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    print(
-        f"Tracelet transformers benchmark ({'quick' if args.quick else 'full'}); Python "
-        f"{sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs{load_average()}"
-    )
+    header("transformers", args.quick)
     env = {"MLFLOW_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1"}
     with clean_workdir(("TRACELET_", "MLFLOW_"), env) as workdir:
         t0 = time.perf_counter()
