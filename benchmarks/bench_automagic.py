@@ -6,16 +6,20 @@ seconds). Two sections:
 1. **Per-step cost, automagic on and off**: nanoseconds per training step of a loop whose step
    is one ``run.log_metric(name, value, step)``, in alternating rounds of a run with
    ``automagic`` off and one with it on, each started by a function holding hyperparameter
-   variables (and assigning more after the start). The runs send to the ``memory`` backend
-   with delivery idle until the stop, so the rows time the caller's side only. Automagic
-   installs no tracing hook: the difference should be within the off rounds' spread.
+   variables (and assigning more after the start). "On" also turns on automatic artifact
+   capture (``automagic_artifacts``) with a scan of the working folder every 50 ms, so its
+   thread scans all through the loop (200 times the default pace). The runs send to the
+   ``memory`` backend with delivery idle until the stop, so the rows time the caller's side
+   only. Automagic installs no tracing hook: the difference should be within the off rounds'
+   spread.
 2. **One-off costs**: ``start_logging`` and ``run.stop()`` with automagic on and off (it reads
    the variables at both), the rule over a namespace of 1,000 variables, and
    ``describe_model`` / ``describe_dataset`` on a 20-layer torch model and a 100,000-row
    dataset with labels (skipped without torch).
 
 Every "on" run must hold the hyperparameters with their final values and none of the loop's
-counters, and every run every point (the exit status is 1 otherwise). Timing targets print
+counters, and the model file written after the loop as a typed artifact; every run every
+point (the exit status is 1 otherwise). Timing targets print
 PASS or FAIL but never change the exit status.
 """
 
@@ -27,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from _util import (
     COLLECTORS_OFF,
@@ -47,6 +52,8 @@ from tracelet.run import Run
 METRIC = "train/loss"
 #: Delivery waits for the stop: the timed loop measures the caller's side only.
 IDLE = {"batch_size": 10_000_000, "flush_interval": 3600.0}
+#: Automatic artifact capture, scanning all through the loop, in the "on" runs.
+CAPTURE = {"automagic_artifacts": True, "artifact_watch_interval": 0.05}
 #: What every "on" run must hold, as assigned in :func:`_train`.
 EXPECTED = {"learning_rate": 0.001, "batch_size": 32, "num_epochs": 3, "dropout": 0.2}
 
@@ -77,7 +84,7 @@ def _train(automagic: bool, calls: int) -> Round:
     """A training script's shape: hyperparameters, a start, more hyperparameters, a loop."""
     learning_rate = 0.01
     batch_size = 32
-    config = {**COLLECTORS_OFF, **IDLE, "automagic": automagic}
+    config = {**COLLECTORS_OFF, **IDLE, "automagic": automagic, **(CAPTURE if automagic else {})}
     began = time.perf_counter()
     run = tracelet.start_logging("bench-automagic", "bench", "memory", config)
     started = time.perf_counter()
@@ -89,6 +96,7 @@ def _train(automagic: bool, calls: int) -> Round:
     for step in range(calls):
         log(METRIC, learning_rate, step)
     per_step = (time.perf_counter_ns() - t0) / calls
+    Path("model.pt").write_bytes(b"weights %d" % calls)  # captured by the stop's last scan
     before_stop = time.perf_counter()
     run.stop()
     stopped = time.perf_counter()
@@ -111,6 +119,11 @@ def _check(run: Run, automagic: bool, calls: int) -> list[str]:
     got = {k: v for k, v in store.params.items() if k in EXPECTED or k in ("step", "calls")}
     if got != want:
         problems.append(f"automagic {label}: params {got}, expected {want}")
+    captured = store.artifacts.get("model/model.pt/v0/model.pt")
+    if automagic and captured != b"weights %d" % calls:
+        problems.append(f"automagic on: model.pt captured as {captured!r}")
+    if not automagic and any(name.startswith("model/") for name in store.artifacts):
+        problems.append("automagic off: a file was captured")
     return problems
 
 

@@ -127,12 +127,11 @@ def test_migrate_converts_keeps_a_backup_and_the_result_resolves(tmp_path: Path)
         "PyTorch and Keras models and the datasets it finds (automagic_hyperparams, "
         "automagic_models, automagic_datasets)",
         "  artifacts.enabled (line 17): dropped: typed artifacts are always available",
-        "  artifacts.automagic (line 18): dropped: automatic artifact capture is not supported "
-        "yet; log models and files as typed artifacts (create_artifact, log_artifact)",
-        "  artifacts.watch_filesystem (line 19): dropped: this release does not watch folders "
-        "for new files; log them with log_artifact or as typed artifacts",
-        "  artifacts.watch_dirs (line 20): dropped: this release does not watch folders for "
-        "new files; log them with log_artifact or as typed artifacts",
+        "  artifacts.automagic (line 18) -> automagic_artifacts",
+        "  artifacts.watch_filesystem (line 19): dropped: artifacts.automagic and "
+        "artifacts.watch_filesystem are one switch today, automagic_artifacts (on when either "
+        "was), which scans artifact_watch_dirs",
+        "  artifacts.watch_dirs (line 20) -> artifact_watch_dirs",
         "  kept as they were: project, backend",
         f"wrote {config}; the original is {config}.bak",
         "check it with: tracelet config",
@@ -156,6 +155,28 @@ def test_migrate_converts_keeps_a_backup_and_the_result_resolves(tmp_path: Path)
     assert rows["track_environment"] == (True, line_of("track_environment"))
     assert rows["automagic"] == (True, line_of("automagic"))
     assert rows["automagic_include"] == ([], "default")
+    assert rows["automagic_artifacts"] == (False, line_of("automagic_artifacts"))
+    assert rows["artifact_watch_dirs"] == (["./checkpoints"], line_of("artifact_watch_dirs"))
+
+
+@pytest.mark.parametrize(
+    ("section", "captured"),
+    [
+        ("  watch_filesystem: true\n  watch_dirs: [ckpt]\n", True),
+        ("  automagic: false\n  watch_filesystem: true\n", True),
+        ("  watch_filesystem: false\n  automagic: true\n", True),
+        ("  automagic: false\n  watch_filesystem: false\n", False),
+    ],
+)
+def test_migrate_makes_one_capture_switch_of_the_earlier_two(
+    tmp_path: Path, section: str, captured: bool
+) -> None:
+    config = tmp_path / "tracelet.yaml"
+    config.write_text(f"project: p\nartifacts:\n{section}")
+    result = cli("config", "--migrate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = settings_of(cli("config", "--json", cwd=tmp_path))
+    assert rows["automagic_artifacts"][0] is captured
 
 
 def test_migrate_to_an_output_leaves_the_original(tmp_path: Path) -> None:

@@ -154,20 +154,23 @@ def test_a_tracelet_settings_is_an_experiments_config() -> None:
     assert points(stored(exp.run), "loss") == [(0, 0.3)]
 
 
-@pytest.mark.parametrize("kwargs", [{"automagic_artifacts": True}])
-def test_typed_artifact_flags_warn_once_and_the_run_still_logs(
-    caplog: pytest.LogCaptureFixture, kwargs: dict[str, Any]
+def test_automagic_artifacts_captures_the_model_files_the_run_writes(
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    Path("weights").mkdir()
+    Path("weights/pretrained.pt").write_bytes(b"there before the run")
     with caplog.at_level(logging.WARNING, logger="tracelet"):
-        first = tracelet.Experiment("flags", backend="local", **kwargs)
-        tracelet.Experiment("flags-again", backend="local", **kwargs)  # once per process
-    (record,) = caplog.records
-    message = record.getMessage()
-    assert message.startswith("tracelet: automatic artifact capture (Experiment(")
-    assert "is not yet supported" in message
-    with first:
-        first.log_params({"lr": 0.1})
-    assert stored(first.run).params == {"lr": 0.1}
+        exp = tracelet.Experiment("capture", backend="local", automagic_artifacts=True)
+        with exp:
+            Path("weights/best.pt").write_bytes(b"epoch 1")
+            exp.log_params({"lr": 0.1})
+    assert caplog.records == []
+    assert exp.run is not None
+    run = stored(exp.run)
+    assert run.params == {"lr": 0.1}
+    (captured,) = run.typed_artifacts()  # not the file that was there before
+    assert (captured.name, captured.type.value, captured.version) == ("weights-best.pt", "model", 0)
+    assert captured.file_path("best.pt").read_bytes() == b"epoch 1"
 
 
 def test_the_artifacts_flag_asks_for_what_is_always_there(
@@ -493,21 +496,35 @@ def test_experiment_config_fields_with_no_effect_warn_once_naming_the_field() ->
     assert stored(exp.run).params["lr"] == 0.1
 
 
-def test_experiment_config_artifact_capture_is_said_to_be_not_yet(
+def test_experiment_config_artifact_capture_fields_are_todays_keys() -> None:
+    from tracelet.core.experiment import ExperimentConfig
+
+    config = ExperimentConfig(artifact_watch_dirs=["ckpt"], watch_filesystem=True)
+    with pytest.warns(
+        DeprecationWarning, match=r"^ExperimentConfig\(artifact_watch_dirs="
+    ) as record:
+        settings = config.settings()
+    assert settings == {"automagic_artifacts": True, "artifact_watch_dirs": ["ckpt"]}
+    assert [str(w.message) for w in record] == [
+        "ExperimentConfig(artifact_watch_dirs=['ckpt'], watch_filesystem=True) is the earlier "
+        "form of config={'artifact_watch_dirs': ['ckpt'], 'automagic_artifacts': True} and is "
+        "read as it; pass that mapping as config instead of an ExperimentConfig"
+    ]
+
+
+def test_experiment_config_artifact_capture_without_the_collectors_says_what_to_install(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from tracelet.core.experiment import ExperimentConfig
 
-    config = ExperimentConfig(
-        automagic_artifacts=True, artifact_watch_dirs=["ckpt"], watch_filesystem=True
-    )
+    config = ExperimentConfig(automagic_artifacts=True, watch_filesystem=True)
     with caplog.at_level(logging.WARNING, logger="tracelet"):
-        tracelet.Experiment("capture", config=config)
-        tracelet.Experiment("capture", config=config, automagic_artifacts=True)
+        assert config.settings(known=frozenset({"automagic"})) == {}
+        config.settings(known=frozenset({"automagic"}))  # said once per process
     (record,) = caplog.records
     assert record.getMessage().startswith(
         "tracelet: automatic artifact capture (ExperimentConfig(automagic_artifacts=True, "
-        "watch_filesystem=True, artifact_watch_dirs=['ckpt'])) is not yet supported"
+        "watch_filesystem=True)) comes with Tracelet's collectors, which are not installed"
     )
 
 

@@ -27,7 +27,7 @@ from tracelet.errors import ConfigError
 from tracelet.legacy import TraceletDeprecationWarning
 from tracelet.plugins import PluginHost
 from tracelet.settings import TraceletSettings, resolve_settings
-from tracelet.settings.legacy import IGNORED, NOT_YET_KEYS, RENAMED
+from tracelet.settings.legacy import IGNORED, RENAMED
 
 SOURCES = ("argument", "env", "file")
 
@@ -257,7 +257,7 @@ def test_every_ignored_key_is_accepted_from_each_source(
 # -- typed-artifact switches --------------------------------------------------------------------
 
 
-def test_a_not_yet_switch_set_false_says_nothing(
+def test_the_typed_artifacts_switch_set_false_says_nothing(
     host: PluginHost, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="tracelet"):
@@ -265,16 +265,38 @@ def test_a_not_yet_switch_set_false_says_nothing(
     assert caplog.records == []
 
 
-def test_every_not_yet_switch_is_accepted(
-    host: PluginHost, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("source", SOURCES)
+def test_automagic_artifacts_is_todays_key_with_the_collectors(
+    source: str, host: PluginHost, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    config, label = give(source, "automagic_artifacts", True, monkeypatch)
+    with (
+        caplog.at_level(logging.WARNING, logger="tracelet"),
+        warnings.catch_warnings(record=True) as record,
+    ):
+        warnings.simplefilter("always")
+        resolved = resolve_settings(host, config=config)
+    assert resolved.model.automagic_artifacts is True
+    assert resolved.source_of(["automagic_artifacts"]) == label
+    assert caplog.records == []
+    assert deprecations(record) == []
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_automagic_artifacts_without_the_collectors_says_what_to_install(
+    source: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    bare = PluginHost(load_entrypoints=False)  # the core alone: no collectors
+    config, label = give(source, "automagic_artifacts", True, monkeypatch)
     with caplog.at_level(logging.WARNING, logger="tracelet"):
-        resolve_settings(host, config=dict.fromkeys(NOT_YET_KEYS, True))
+        resolve_settings(bare, config=config)
     messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == 1  # automatic artifact capture, once
-    assert any(
-        "automatic artifact capture ('automagic_artifacts' from argument" in m for m in messages
-    )
+    assert messages == [
+        f"tracelet: automatic artifact capture ('automagic_artifacts' from {label}) comes with "
+        "Tracelet's collectors, which are not installed (or not loaded): nothing is captured "
+        "automatically; pip install tracelet-collectors, or log models and files as typed "
+        "artifacts with create_artifact(...) and log_artifact(artifact) (docs/artifacts.md)"
+    ]
 
 
 def test_the_typed_artifacts_switch_is_accepted_silently(

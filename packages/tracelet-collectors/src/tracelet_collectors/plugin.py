@@ -93,3 +93,11 @@ def tracelet_register_collectors(register: RegisterCollector) -> None:
         description="The script's hyperparameter variables, models and datasets, logged as "
         "params when the run stops (automagic, off by default).",
     )
+    register(
+        "artifacts",
+        _factory("artifact_watch"),
+        settings=settings.ArtifactCaptureSettings,
+        top_level=True,
+        description="Model and checkpoint files written during the run, logged as typed "
+        "artifacts (automagic_artifacts, off by default).",
+    )

@@ -111,3 +111,44 @@ class AutomagicSettings(SectionModel):
     automagic_datasets: bool = Field(
         True, description="With automagic: describe the datasets and data loaders found."
     )
+
+
+#: The default ``artifact_watch_patterns``: the usual model and checkpoint files.
+ARTIFACT_PATTERNS = (
+    "*.pt",
+    "*.pth",
+    "*.ckpt",
+    "*.safetensors",
+    "*.onnx",
+    "*.h5",
+    "*.keras",
+    "*.joblib",
+)
+
+
+class ArtifactCaptureSettings(SectionModel):
+    """The ``artifacts`` collector (see :mod:`tracelet_collectors.artifact_watch`)."""
+
+    automagic_artifacts: bool = Field(
+        False,
+        description="Log the model and checkpoint files written during the run as typed "
+        "artifacts (a scan of artifact_watch_dirs every artifact_watch_interval seconds).",
+    )
+    artifact_watch_dirs: CommaList = Field(
+        default_factory=lambda: ["."],
+        description="With automagic_artifacts: the folders scanned, four levels deep "
+        "(default: the working directory).",
+    )
+    artifact_watch_patterns: CommaList = Field(
+        default_factory=lambda: list(ARTIFACT_PATTERNS),
+        description="With automagic_artifacts: file name patterns (fnmatch) of the files captured.",
+    )
+    artifact_watch_interval: float = Field(
+        10.0, gt=0, description="With automagic_artifacts: seconds between two scans."
+    )
+    artifact_max_mb: float = Field(
+        1024.0,
+        gt=0,
+        description="With automagic_artifacts: larger files are not captured (a warning "
+        "names each).",
+    )

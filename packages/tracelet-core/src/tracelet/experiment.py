@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from tracelet.legacy import warn_not_yet
 from tracelet.values import step_value
 
 if TYPE_CHECKING:
@@ -55,8 +54,9 @@ class Experiment:
             captures (include and exclude patterns, switches); giving one turns automagic on.
         artifacts: Accepted for earlier scripts; typed artifacts are always available
             (:meth:`create_artifact`, :meth:`log_artifact`, ``docs/artifacts.md``).
-        automagic_artifacts: Automatic artifact capture is not supported yet: one warning per
-            process; log models and files with :meth:`create_artifact` and :meth:`log_artifact`.
+        automagic_artifacts: Log the model and checkpoint files written during the run
+            (``*.pt``, ``*.ckpt``, ...) as typed artifacts: the ``automagic_artifacts`` setting
+            of Tracelet's collectors (``docs/artifacts.md``).
     """
 
     def __init__(  # noqa: PLR0917 - the earlier releases' signature, positional arguments too
@@ -83,7 +83,7 @@ class Experiment:
         self._iteration_set = False
         self._automagic = _automagic_settings(automagic, automagic_config)
         if automagic_artifacts:
-            warn_not_yet("automagic_artifacts", "Experiment(automagic_artifacts=...)")
+            self._automagic["automagic_artifacts"] = True
 
     # -- what it was given ---------------------------------------------------------------------
 

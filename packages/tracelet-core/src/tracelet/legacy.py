@@ -11,9 +11,9 @@ raised (unless you turn warnings into errors), and each message is said once per
   it is shown exactly once either way, and ``-W error::DeprecationWarning`` or pytest's
   ``filterwarnings`` still see it as a warning. A filter aimed at it (its category, a message
   or a module) silences it altogether;
-* a feature that is **not yet** supported in this release (automatic artifact capture) is a
-  WARNING on the ``tracelet.legacy`` logger, once per process per feature, saying what is
-  captured anyway.
+* a switch for a feature of Tracelet's collectors (automatic artifact capture) in an install
+  without them is a WARNING on the ``tracelet.legacy`` logger, once per process per feature,
+  saying what to install.
 
 Importing this module imports nothing heavy (``import tracelet`` stays cheap).
 """
@@ -126,18 +126,19 @@ def warn_deprecated(message: str) -> None:
         logger.warning("tracelet: %s", message)
 
 
-#: Feature → what is said when a script asks for it (``{source}``: where it asked).
-NOT_YET: dict[str, str] = {
-    "automagic_artifacts": (
-        "tracelet: automatic artifact capture ({source}) is not yet supported in this Tracelet "
-        "release; log models and files as typed artifacts with create_artifact(...) and "
-        "log_artifact(artifact). See docs/artifacts.md."
-    ),
-}
+#: What is said when a script asks for a feature of Tracelet's collectors while they are not
+#: installed (``{feature}``: the feature; ``{source}``: where it asked).
+NEEDS_COLLECTORS = (
+    "tracelet: {feature} ({source}) comes with Tracelet's collectors, which are not installed "
+    "(or not loaded): nothing is captured automatically; pip install tracelet-collectors, or "
+    "log models and files as typed artifacts with create_artifact(...) and "
+    "log_artifact(artifact) (docs/artifacts.md)"
+)
 
 
-def warn_not_yet(feature: str, source: str) -> None:
-    """Warn, once per process for ``feature`` (a key of :data:`NOT_YET`), that a script asked
-    for something this release does not do yet; ``source`` says where it asked."""
-    if _first_time(f"not-yet:{feature}"):
-        logger.warning(NOT_YET[feature].format(source=source))
+def warn_needs_collectors(feature: str, source: str) -> None:
+    """Warn, once per process for ``feature``, that a script asked for a feature of Tracelet's
+    collectors (``"automatic artifact capture"``) in an install without them; ``source`` says
+    where it asked."""
+    if _first_time(f"needs-collectors:{feature}"):
+        logger.warning(NEEDS_COLLECTORS.format(feature=feature, source=source))

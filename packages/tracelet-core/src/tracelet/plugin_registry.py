@@ -76,6 +76,11 @@ FIRST_PARTY_COLLECTOR_KEYS: frozenset[str] = frozenset(
         "automagic_hyperparams",
         "automagic_models",
         "automagic_datasets",
+        "automagic_artifacts",
+        "artifact_watch_dirs",
+        "artifact_watch_patterns",
+        "artifact_watch_interval",
+        "artifact_max_mb",
     }
 )
 

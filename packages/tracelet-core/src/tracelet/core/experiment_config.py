@@ -14,8 +14,10 @@ on and env vars and ``tracelet.yaml`` decide as for any run. Each field set othe
 * ignored with one deprecation warning naming the field and what to do instead, when it has no
   effect here (``track_metrics``, ``track_args``, ``track_stdout``, ``track_checkpoints``,
   ``automagic_frameworks``);
-* reported as *not yet* supported (``automagic_artifacts``, ``watch_filesystem``,
-  ``artifact_watch_dirs``: automatic artifact capture; :func:`tracelet.legacy.warn_not_yet`);
+* read as today's key of automatic artifact capture (``automagic_artifacts``, and
+  ``watch_filesystem`` as ``automagic_artifacts``, ``artifact_watch_dirs``), or, in an install
+  without Tracelet's collectors, said to need them
+  (:func:`tracelet.legacy.warn_needs_collectors`);
 * accepted without a word (``enable_artifacts``: typed artifacts are always available).
 
 The fields the earlier *documentation* showed but the earlier class never had (``name``,
@@ -28,7 +30,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from tracelet.legacy import warn_deprecated, warn_not_yet
+from tracelet.legacy import warn_deprecated, warn_needs_collectors
 
 #: Field → today's key (a key of Tracelet's collectors, or the core's ``automagic``).
 RENAMED_FIELDS: dict[str, str] = {
@@ -36,6 +38,9 @@ RENAMED_FIELDS: dict[str, str] = {
     "track_system_metrics": "collect_system_metrics",
     "track_git": "track_git_info",
     "enable_automagic": "automagic",
+    "automagic_artifacts": "automagic_artifacts",
+    "watch_filesystem": "automagic_artifacts",
+    "artifact_watch_dirs": "artifact_watch_dirs",
 }
 
 #: Field → what to do instead (besides ``tracelet.settings.legacy.IGNORED``, whose words the
@@ -47,7 +52,7 @@ _NO_EFFECT_HERE: dict[str, str] = {
     ),
 }
 
-#: Fields that ask for automatic artifact capture (not yet supported).
+#: Fields that ask for automatic artifact capture (a feature of Tracelet's collectors).
 _ARTIFACT_CAPTURE: tuple[str, ...] = (
     "automagic_artifacts",
     "watch_filesystem",
@@ -62,7 +67,7 @@ class ExperimentConfig:
     Pass it as ``Experiment(name, config=ExperimentConfig(...))``; ``experiment.config`` is
     this object. What each field does here is said in :mod:`tracelet.core.experiment_config`:
     a field left at its default is not passed on; the others are read as today's keys, or
-    ignored or reported as not yet supported, each with one message per process.
+    ignored, each with one message per process.
     """
 
     track_metrics: bool = True
@@ -102,8 +107,8 @@ class ExperimentConfig:
         Warns:
             TraceletDeprecationWarning: Once for the renamed fields (giving the mapping to pass
                 instead) and once per field with no effect here (see :mod:`tracelet.legacy`
-                for how it is shown); the not-yet message on the ``tracelet.legacy`` logger
-                for automatic artifact capture.
+                for how it is shown); on the ``tracelet.legacy`` logger, what to install when
+                it asks for automatic artifact capture without Tracelet's collectors.
         """
         from tracelet.settings.legacy import IGNORED
 
@@ -125,9 +130,15 @@ class ExperimentConfig:
                     f"ExperimentConfig({name}={value!r}) has no effect in this Tracelet "
                     f"release and is ignored: {instead}"
                 )
-        capture = [f"{name}={changed[name]!r}" for name in _ARTIFACT_CAPTURE if name in changed]
+        capture = [
+            f"{name}={changed[name]!r}"
+            for name in _ARTIFACT_CAPTURE
+            if name in changed and RENAMED_FIELDS[name] not in known
+        ]
         if capture:
-            warn_not_yet("automagic_artifacts", f"ExperimentConfig({', '.join(capture)})")
+            warn_needs_collectors(
+                "automatic artifact capture", f"ExperimentConfig({', '.join(capture)})"
+            )
         return mapped
 
 

@@ -6,7 +6,7 @@ today's and keeps the provenance of where it was written: an error or ``tracelet
 names ``env var TRACELET_TRACK_SYSTEM`` for the value of ``collect_system_metrics`` it set.
 
 Only top-level keys are concerned. What happens to each one is in :data:`RENAMED`,
-:data:`IGNORED` and :data:`NOT_YET_KEYS`; every other unknown key is still an error (a typo
+:data:`IGNORED` and :data:`NEEDS_COLLECTORS_KEYS`; every other unknown key is still an error (a typo
 must not pass silently). Each mapping is said once, as a
 :class:`~tracelet.legacy.TraceletDeprecationWarning` naming the old key, today's key and the
 source (see :mod:`tracelet.legacy` for how it is made visible):
@@ -14,8 +14,10 @@ source (see :mod:`tracelet.legacy` for how it is made visible):
 * a renamed key is read as today's key, unless today's key is also set in the same source
   (that one wins), or the plugin that brings today's key is not installed (it is ignored);
 * a key that had no effect in earlier releases is ignored, saying what to use instead;
-* a switch for a feature not supported yet (``automagic_artifacts``) is accepted; when it asks
-  for the feature, :func:`tracelet.legacy.warn_not_yet` says so;
+* a switch for a feature of Tracelet's collectors under its earlier and today's name
+  (``automagic_artifacts``) is today's key where they are installed; elsewhere it is accepted,
+  and when it asks for the feature, :func:`tracelet.legacy.warn_needs_collectors` says what to
+  install;
 * a switch for a feature that is always on here (``enable_artifacts``: typed artifacts) is
   accepted and says nothing: the script gets what it asked for.
 """
@@ -25,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tracelet.legacy import warn_deprecated, warn_not_yet
+from tracelet.legacy import warn_deprecated, warn_needs_collectors
 
 # The sources call apply_legacy_keys, and resolving calls the sources: those imports are late.
 if TYPE_CHECKING:
@@ -68,21 +70,24 @@ IGNORED: dict[str, str] = {
     "track_args": _NOT_COLLECTED,
     "track_stdout": _NOT_COLLECTED,
     "track_checkpoints": (
-        "log checkpoints with log_artifact, or Lightning's TraceletLogger(log_model=True)"
+        "capture checkpoint files with automagic_artifacts: true, or log them with "
+        "log_artifact, or Lightning's TraceletLogger(log_model=True)"
     ),
     "max_image_size": "images are stored as logged; resize them before log_image",
 }
 
-#: Earlier switch → the feature it asks for (see :data:`tracelet.legacy.NOT_YET`).
-NOT_YET_KEYS: dict[str, str] = {
-    "automagic_artifacts": "automagic_artifacts",
+#: Earlier switch of a feature that comes with Tracelet's collectors, under the same key →
+#: the feature (said by :func:`tracelet.legacy.warn_needs_collectors` when it is asked for in
+#: an install without them; with them, the key is today's and none of this applies).
+NEEDS_COLLECTORS_KEYS: dict[str, str] = {
+    "automagic_artifacts": "automatic artifact capture",
 }
 
 #: Earlier switches for a feature that is always on here: accepted, nothing said.
 ALWAYS_ON: frozenset[str] = frozenset({"enable_artifacts"})
 
 #: Every earlier top-level key this module handles.
-LEGACY_KEYS: frozenset[str] = frozenset({*RENAMED, *IGNORED, *NOT_YET_KEYS, *ALWAYS_ON})
+LEGACY_KEYS: frozenset[str] = frozenset({*RENAMED, *IGNORED, *NEEDS_COLLECTORS_KEYS, *ALWAYS_ON})
 
 _FALSE_WORDS = frozenset({"", "0", "false", "no", "off", "n", "f"})
 
@@ -118,8 +123,8 @@ def apply_legacy_keys(
                 f"'{old}' ({_from(source)}) had no effect in earlier Tracelet "
                 f"releases and is ignored: {IGNORED[old]}; {_remove(source, old)}"
             )
-        elif old in NOT_YET_KEYS and _truthy(value):
-            warn_not_yet(NOT_YET_KEYS[old], f"'{old}' {_from(source)}")
+        elif old in NEEDS_COLLECTORS_KEYS and _truthy(value):
+            warn_needs_collectors(NEEDS_COLLECTORS_KEYS[old], f"'{old}' {_from(source)}")
 
 
 def _rename(

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracelet.plugins import FIRST_PARTY_COLLECTOR_KEYS
-from tracelet.settings.legacy import ALWAYS_ON, IGNORED, LEGACY_KEYS, NOT_YET_KEYS, RENAMED
+from tracelet.settings.legacy import ALWAYS_ON, IGNORED, LEGACY_KEYS, RENAMED
 from tracelet.settings.sources import (
     CONFIG_ENV,
     MIGRATE_COMMAND,
@@ -48,13 +48,9 @@ if TYPE_CHECKING:
     from tracelet.plugins import PluginHost
 
 _ALWAYS_ON_WHY = "typed artifacts are always available"
-_NOT_YET_WHY = (
-    "automatic artifact capture is not supported yet; log models and files as typed artifacts "
-    "(create_artifact, log_artifact)"
-)
-_NO_WATCHING = (
-    "this release does not watch folders for new files; log them with log_artifact or as "
-    "typed artifacts"
+_ONE_SWITCH = (
+    "artifacts.automagic and artifacts.watch_filesystem are one switch today, "
+    "automagic_artifacts (on when either was), which scans artifact_watch_dirs"
 )
 _NO_FRAMEWORKS = (
     "today's automagic takes no list of frameworks: it captures the script's hyperparameter "
@@ -64,8 +60,13 @@ _NO_FRAMEWORKS = (
 _ON_BY_SECTION = "the section had no 'enabled': giving automagic's options turns it on"
 #: Width of the comments written into the converted file.
 _COMMENT_WIDTH = 96
-#: Keys of the earlier ``artifacts:`` section about watching folders.
-_WATCH_KEYS = frozenset({"watch_filesystem", "watch_dirs", "artifact_watch_dirs"})
+#: Keys of the earlier ``artifacts:`` section → today's keys.
+_ARTIFACTS_KEYS = {
+    "enabled": "enable_artifacts",
+    "automagic": "automagic_artifacts",
+    "watch_filesystem": "automagic_artifacts",
+    "watch_dirs": "artifact_watch_dirs",
+}
 
 
 class MigrationError(Exception):
@@ -176,11 +177,7 @@ def today_key(section: str | None, key: str, today_keys: Collection[str]) -> str
             return key
         candidates = [f"automagic_{key}", key if key.startswith("automagic_") else ""]
     else:  # artifacts
-        if key in _WATCH_KEYS:
-            return key
-        candidates = {"enabled": ["enable_artifacts"], "automagic": ["automagic_artifacts"]}.get(
-            key, [key]
-        )
+        candidates = [_ARTIFACTS_KEYS.get(key, key)]
     return next((c for c in candidates if c in LEGACY_KEYS or c in today_keys), None)
 
 
@@ -191,10 +188,6 @@ def dropped_because(name: str) -> str | None:
         return IGNORED[name]
     if name in ALWAYS_ON:
         return _ALWAYS_ON_WHY
-    if name in NOT_YET_KEYS:
-        return _NOT_YET_WHY
-    if name in _WATCH_KEYS:
-        return _NO_WATCHING
     if name == "frameworks":
         return _NO_FRAMEWORKS
     return None
@@ -247,6 +240,19 @@ class _Output:
         comment = textwrap.wrap(f"dropped {change.earlier}: {why}", _COMMENT_WIDTH)
         self.blocks.append(("# " + "\n#   ".join(comment) + "\n", change.line))
 
+    def earlier_section(
+        self, section: str, keys: Mapping[str, Any], today: Collection[str]
+    ) -> None:
+        """The keys of one earlier section; ``artifacts:``'s two capture switches become one."""
+        both = section == "artifacts" and {"automagic", "watch_filesystem"} <= set(keys)
+        for key, value in keys.items():
+            if both and key == "watch_filesystem":
+                self.drop((section, key), _ONE_SWITCH)
+            elif both and key == "automagic":
+                self.earlier_key(section, key, bool(value or keys["watch_filesystem"]), today)
+            else:
+                self.earlier_key(section, str(key), value, today)
+
     def earlier_key(
         self, section: str | None, key: str, value: Any, today: Collection[str]
     ) -> None:
@@ -294,8 +300,7 @@ def convert(
         if key in sections:
             if key == "automagic" and "enabled" not in value:
                 out.set("automagic", True, ("automagic",), _ON_BY_SECTION)
-            for inner, inner_value in value.items():
-                out.earlier_key(key, str(inner), inner_value, today)
+            out.earlier_section(key, value, today)
         elif key in LEGACY_KEYS and key not in known:
             out.earlier_key(None, key, value, today)
         else:
