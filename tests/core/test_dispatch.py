@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -529,6 +530,28 @@ def test_shared_buffer_overflow_drops_down_to_the_bound(
     stats = run.stats()["memory"]
     assert (stats.delivered, stats.dropped, stats.pending) == (5, 15, 0)
     assert accounted(run, "memory") == 20
+
+
+@pytest.mark.parametrize("policy", ["drop_oldest", "drop_newest"])
+def test_overflow_never_drops_an_artifact(host: PluginHost, tmp_path: Path, policy: str) -> None:
+    # A typed artifact's version is in the run folder as soon as it is logged: dropping its
+    # record would leave it there with no journal line, out of reach of tracelet sync.
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    run = start_run(
+        "dispatch",
+        "tests",
+        "memory",
+        {"flush_interval": 60, "max_queue_size": 5, "overflow_policy": policy},
+        host=host,
+    )
+    run.log_artifact(run.create_artifact("model", "model").add_file(tmp_path / "model.pt"))
+    run.log_metrics({f"m{i}": float(i) for i in range(20)}, step=3)  # 21 records, bound 5
+    assert run.stop(timeout=10)
+    stored = memory.stored(run)
+    assert stored.artifacts["model/model/v0/model.pt"] == b"weights"
+    assert len(stored.metrics) == 4  # the excess of 16 came out of the metrics
+    stats = run.stats()["memory"]
+    assert (stats.delivered, stats.dropped) == (5, 16)
 
 
 def test_every_record_is_accounted_for(host: PluginHost, gates: list[Gated]) -> None:
