@@ -70,17 +70,16 @@ class ArtifactWatcher:
         self._known: dict[Path, Signature] = {}  # noted at start, or captured
         self._pending: dict[Path, Signature] = {}  # new or changed, seen by the last scan
         self._too_big: set[Path] = set()
-        self._noted = False
         self._truncated_said = False
         self._lock = threading.Lock()  # the thread's scans and stop's last scan
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self, run: Run) -> None:
-        self._run = run
         if run.journal_path is not None:  # <local path>/<project>/<run id>: all run folders
             self._skip.append(run.journal_path.parent.parent)
         self.note_existing()  # here, not on the thread: a file written right after is new
+        self._run = run
         self._thread = TraceletThread(target=self._loop, name="tracelet-artifacts")
         self._thread.start()
 
@@ -88,7 +87,7 @@ class ArtifactWatcher:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join()
-        if self._run is not None and self._noted:
+        if self._run is not None:
             self.poll(final=True)
         self._run = None
 
@@ -96,7 +95,6 @@ class ArtifactWatcher:
         """Note the files there now: they are captured only once they change."""
         with self._lock:
             self._known = {p: f.signature for p, f in self._scan().items()}
-            self._noted = True
 
     def poll(self, final: bool = False) -> list[Found]:
         """Scan once; capture the files new or changed that the previous scan saw the same
