@@ -13,6 +13,11 @@ on close):
   (``plot_str``: the plotly JSON).
 - ``log.jsonl``: the console log, ``log`` events with ``msg`` (messages reported close together
   may share one event, one per line).
+- output models: ``task.json["offline_output_models"]``, each ``{"id", "init", "weights",
+  "output_uri"}`` (``init``: the ``OutputModel`` arguments name, tags, comment, framework,
+  config_text, config_dict, label_enumeration; ``weights``: the ``update_weights`` arguments,
+  ``weights_filename`` being the copy in ``models/``), which ``Task.import_offline_session``
+  replays. ``task.json`` gets a model at the task's next edit or on close.
 """
 
 from __future__ import annotations
@@ -60,6 +65,13 @@ class OfflineSession:
                 )
         return out
 
+    def output_models(self) -> list[OfflineModel]:
+        """The task's output models, in the order they were registered."""
+        return [
+            OfflineModel(entry["id"], dict(entry["init"]), dict(entry["weights"]))
+            for entry in self.task.get("offline_output_models") or []
+        ]
+
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == kind]
 
@@ -76,6 +88,48 @@ class OfflineSession:
             else:
                 out[artifact["key"]] = stored.read_bytes()
         return out
+
+
+@dataclass(frozen=True)
+class OfflineModel:
+    """One output model of an offline session, as ``task.json`` records it."""
+
+    id: str
+    init: dict[str, Any]
+    weights: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.init["name"])
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.init.get("tags") or [])
+
+    @property
+    def comment(self) -> str:
+        return str(self.init.get("comment") or "")
+
+    @property
+    def framework(self) -> str | None:
+        return self.init.get("framework")
+
+    @property
+    def is_package(self) -> bool:
+        return bool(self.weights["is_package"])
+
+    @property
+    def weights_file(self) -> Path:
+        """The stored weights: the file ClearML copied into the session's ``models`` folder."""
+        return Path(self.weights["weights_filename"])
+
+    def weight_files(self) -> dict[str, bytes]:
+        """The weights: ``{file name: bytes}`` for a file, ``{path: bytes}`` for each file of
+        a package (a zip)."""
+        if not self.is_package:
+            return {self.weights_file.name: self.weights_file.read_bytes()}
+        with zipfile.ZipFile(self.weights_file) as package:
+            return {i.filename: package.read(i) for i in package.infolist() if not i.is_dir()}
 
 
 def read_session(folder: Path) -> OfflineSession:

@@ -11,7 +11,9 @@ Where records go:
 * artifacts: ``upload_artifact`` under their name (a directory is uploaded zipped, ClearML's way);
   a typed artifact version under ``<type>/<name>/v<N>``, with the artifact metadata
   :func:`~tracelet_clearml.artifacts.typed_artifact_metadata`, so that
-  :meth:`ClearmlBackend.list_artifacts` reads it back (:mod:`tracelet_clearml.artifacts`).
+  :meth:`ClearmlBackend.list_artifacts` reads it back (:mod:`tracelet_clearml.artifacts`);
+  a typed version of type ``model`` also becomes an output model of the task
+  (:mod:`tracelet_clearml.models`).
 
 ClearML's own capture (frameworks, argparse, resources, console) is off unless the settings turn
 it on: Tracelet's collectors and captures do that work, and nothing is recorded twice. ClearML
@@ -49,6 +51,7 @@ from tracelet_clearml.artifacts import (
     typed_artifact_of,
     typed_artifacts,
 )
+from tracelet_clearml.models import output_model_call
 from tracelet_clearml.quiet import clearml_logs_through_logging, clearml_prints_to_log
 from tracelet_clearml.reporting import media_call, report_scalars, title_series
 from tracelet_clearml.server import SERVER_FIX, check_server, server_config
@@ -292,7 +295,11 @@ class ClearmlBackend(BaseBackend):
                 points = finite
             loop = ResumableLoop(points)  # a retry of this batch resumes after those reported
             plan.calls.append(lambda: report_scalars(report_logger, loop))
-        plan.calls.extend(self._artifact_call(a) for a in batch.artifacts)
+        for artifact in batch.artifacts:
+            plan.calls.append(self._artifact_call(artifact))
+            model = output_model_call(task, artifact)  # a typed ``model`` version: also a model
+            if model is not None:
+                plan.calls.append(model)
         plan.calls.extend(self._media_call(m) for m in batch.media)
         return plan
 
