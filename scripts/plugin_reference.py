@@ -80,7 +80,15 @@ SECTIONS: list[tuple[str, str, list[str]]] = [
     (
         "The contract kit",
         "tracelet.testing",
-        ["BackendContract", "BackendHarness", "StoredRun", "ContractError", "flaky_host"],
+        [
+            "BackendContract",
+            "BackendHarness",
+            "StoredRun",
+            "ContractError",
+            "flaky_host",
+            "typed_artifacts_in",
+            "file_entries",
+        ],
     ),
 ]
 

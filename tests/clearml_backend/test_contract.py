@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.clearml_stored import read_stored
+from support.clearml_stored import read_stored, read_typed_artifacts
 
+from tracelet.artifacts import ArtifactInfo
 from tracelet.run import Run
 from tracelet.testing import BackendContract, BackendHarness, StoredRun
 
@@ -22,6 +23,9 @@ class ClearmlHarness(BackendHarness):
 
     def read(self, run: Run) -> StoredRun:
         return read_stored(run)
+
+    def read_typed_artifacts(self, run: Run) -> list[ArtifactInfo]:
+        return read_typed_artifacts(run)  # zipped task artifacts with their metadata
 
 
 class TestClearmlOfflineContract(BackendContract):

@@ -2,6 +2,8 @@
 contract kit catches every one of them (tests/core/test_contract_kit.py).
 
 :data:`DEFECTS` maps each backend's name to the words the kit's failure message must contain.
+:data:`CORRECT` holds backends that are not broken but take the kit's other paths (a backend
+that declares fewer kinds).
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from support.memory_harness import MemoryHarness
+from tracelet.artifacts import MANIFEST_FILE, ArtifactInfo, typed_manifest
+from tracelet.artifacts.manifest import select_version
 from tracelet.backend import RunInfo
 from tracelet.backends import memory
 from tracelet.backends.memory import MemoryBackend
 from tracelet.hookspecs import RegisterBackend, hookimpl
 from tracelet.plugins import PluginHost
-from tracelet.records import Batch, Histogram, RunStatus, Text
+from tracelet.records import ALL_CAPABILITIES, Batch, Histogram, RunStatus, Text
+from tracelet.testing import typed_artifacts_in
 
 Fix = Callable[[Batch], Batch]
 
@@ -96,6 +101,38 @@ class _ResumesWithDuplicates(MemoryBackend):
         return None if self.store is None else {"run": self.store.info.id}
 
 
+class _DropsManifests(MemoryBackend):
+    """Stores a typed artifact version's folder without its ``manifest.json`` (as a backend
+    that skips "its own" metadata files would): every file logged is there, the version is
+    not."""
+
+    def write(self, batch: Batch) -> None:
+        super().write(batch)
+        assert self.store is not None
+        for artifact in batch.artifacts:
+            if typed_manifest(artifact) is not None:
+                self.store.artifacts.pop(f"{artifact.name}/{MANIFEST_FILE}", None)
+
+
+class _ReadsLatestOnly(MemoryBackend):
+    """Stores typed artifacts correctly, but its ``get_artifact`` ignores the version asked
+    for and returns the latest."""
+
+    def list_artifacts(self) -> list[ArtifactInfo]:
+        assert self.store is not None
+        return typed_artifacts_in(self.store.artifacts, backend="reads_latest_only")
+
+    def get_artifact(self, name: str, version: int | str = "latest") -> ArtifactInfo | None:
+        return select_version(self.list_artifacts(), name, "latest")
+
+
+class _StoresNoArtifacts(MemoryBackend):
+    """Correct: it declares every kind but artifacts (the kit checks that they are counted as
+    unsupported, and passes it)."""
+
+    capabilities = ALL_CAPABILITIES - {"artifacts"}
+
+
 def _histograms_reversed(batch: Batch) -> Batch:
     media = [
         dataclasses.replace(m, counts=tuple(reversed(m.counts))) if isinstance(m, Histogram) else m
@@ -152,16 +189,27 @@ DEFECTS: dict[str, tuple[type[MemoryBackend], str]] = {
     "cuts_texts": (_with(_first_line_of_texts), "the stored text differs"),
     "raises_on_text": (_RaisesOnText, "run.stop() did not deliver everything"),
     "resumes_with_duplicates": (_ResumesWithDuplicates, "the steps differ"),
+    "drops_manifests": (_DropsManifests, "typed artifact 'contract-model' v0 is missing"),
+    "reads_latest_only": (
+        _ReadsLatestOnly,
+        "run.get_artifact('contract-model', 0, backend='reads_latest_only'): typed artifact "
+        "'contract-model' v0 is missing",
+    ),
 }
+
+#: Backend name → its class, for backends that must pass every check.
+CORRECT: dict[str, type[MemoryBackend]] = {"stores_no_artifacts": _StoresNoArtifacts}
 
 
 def broken_host() -> PluginHost:
-    """The installed plugins, plus every backend of :data:`DEFECTS` under its name."""
+    """The installed plugins, plus every backend of :data:`DEFECTS` and :data:`CORRECT` under
+    its name."""
 
     class BrokenPlugin:
         @hookimpl
         def tracelet_register_backends(self, register: RegisterBackend) -> None:
-            for name, (cls, _) in DEFECTS.items():
+            classes = {name: cls for name, (cls, _) in DEFECTS.items()} | CORRECT
+            for name, cls in classes.items():
                 register(name, lambda settings, cls=cls: cls())
 
     host = PluginHost()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 
 from support.clearml_reading import OfflineSession, read_session
 from support.delivery import current_folder
+from tracelet.artifacts import MANIFEST_FILE, ArtifactInfo, ArtifactType
 from tracelet.run import Run
-from tracelet.testing import StoredRun
+from tracelet.testing import StoredRun, file_entries
+from tracelet_clearml.artifacts import MANIFEST_METADATA_KEY
 
 
 def session_of(run: Run) -> OfflineSession:
@@ -75,3 +78,36 @@ def read_stored(run: Run, section: str = "General") -> StoredRun:
         status=None,  # not recorded offline
         name=session.name,
     )
+
+
+def read_typed_artifacts(run: Run) -> list[ArtifactInfo]:
+    """The typed artifact versions of the run as the task's artifacts, in Tracelet's terms: the
+    name, type, version and description from the artifact metadata ClearML shows, the
+    metadata from the manifest kept there, and the files from the stored zip (its
+    ``manifest.json`` left out)."""
+    found = []
+    for artifact in session_of(run).task["execution"].get("artifacts") or []:
+        shown = dict(artifact.get("display_data") or [])  # how ClearML keeps artifact metadata
+        if MANIFEST_METADATA_KEY not in shown:
+            continue  # a plain file or folder
+        with zipfile.ZipFile(artifact["uri"]) as archive:
+            contents = {
+                info.filename: archive.read(info)
+                for info in archive.infolist()
+                if not info.is_dir() and info.filename != MANIFEST_FILE
+            }
+        manifest = json.loads(shown[MANIFEST_METADATA_KEY])
+        found.append(
+            ArtifactInfo(
+                name=shown["name"],
+                type=ArtifactType(shown["type"]),
+                version=int(shown["version"]),
+                description=shown["description"] or None,
+                metadata=manifest["metadata"],
+                files=file_entries(contents),
+                run_id=manifest.get("run_id"),
+                backend="clearml",
+                uri=artifact["uri"],
+            )
+        )
+    return found

@@ -9,8 +9,9 @@ from typing import Any
 from support.delivery import current_folder
 from support.media import Media
 from support.wandb_reading import WandbRun, metric_points, read_finished_run
+from tracelet.artifacts import MANIFEST_FILE, ArtifactInfo, ArtifactType
 from tracelet.run import Run
-from tracelet.testing import StoredRun
+from tracelet.testing import StoredRun, file_entries
 from tracelet_wandb.backend import RUN_ID_CONFIG, STEP_METRIC
 
 #: Tracelet's status for each exit code the backend writes.
@@ -98,3 +99,40 @@ def read_stored(run: Run) -> StoredRun:
         histograms=media.histograms,
         texts=media.texts,
     )
+
+
+#: The metadata keys the backend adds to a typed artifact's own (see ``_typed_artifact``).
+TYPED_METADATA = ("tracelet_version", "tracelet_run_id")
+
+
+def read_typed_artifacts(run: Run) -> list[ArtifactInfo]:
+    """The typed artifact versions of the run as W&B Artifacts, in Tracelet's terms: the
+    version from the alias ``tracelet-v<N>``, the name, type and description as W&B holds
+    them, the metadata without the keys the backend adds, and the files from the staged copies
+    the manifest entries name (``manifest.json`` and references left out)."""
+    found = []
+    for artifact in wandb_run_of(run).artifacts:
+        versions = [a.removeprefix("tracelet-v") for a in artifact.aliases]
+        version = next((int(v) for v in versions if v.isdigit()), None)
+        if version is None:
+            continue  # a plain file or folder, a table
+        metadata = {k: v for k, v in (artifact.metadata or {}).items() if k not in TYPED_METADATA}
+        contents = {
+            path: artifact.read(path)
+            for path, entry in artifact.entries.items()
+            if entry.ref is None and path != MANIFEST_FILE
+        }
+        found.append(
+            ArtifactInfo(
+                name=artifact.name,
+                type=ArtifactType(artifact.type),
+                version=version,
+                description=artifact.description,
+                metadata=metadata,
+                files=file_entries(contents),
+                run_id=(artifact.metadata or {}).get("tracelet_run_id"),
+                backend="wandb",
+                uri=f"{artifact.name}:tracelet-v{version}",
+            )
+        )
+    return found

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.wandb_stored import read_stored
+from support.wandb_stored import read_stored, read_typed_artifacts
 
+from tracelet.artifacts import ArtifactInfo
 from tracelet.run import Run
 from tracelet.testing import BackendContract, BackendHarness, StoredRun
 
@@ -24,6 +25,9 @@ class WandbHarness(BackendHarness):
 
     def read(self, run: Run) -> StoredRun:
         return read_stored(run)
+
+    def read_typed_artifacts(self, run: Run) -> list[ArtifactInfo]:
+        return read_typed_artifacts(run)  # W&B Artifacts, not files among the run's
 
 
 class TestWandbOfflineContract(BackendContract):

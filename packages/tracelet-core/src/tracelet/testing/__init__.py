@@ -32,6 +32,7 @@ pytest.register_assert_rewrite(
     "tracelet.testing.checks",
     "tracelet.testing.kit",
     "tracelet.testing.records_checks",
+    "tracelet.testing.artifact_checks",
     "tracelet.testing.media_checks",
     "tracelet.testing.delivery_checks",
     "tracelet.testing.contract",
@@ -40,13 +41,20 @@ pytest.register_assert_rewrite(
 from tracelet.testing.checks import ContractError, png_rgb  # noqa: E402
 from tracelet.testing.contract import BackendContract  # noqa: E402
 from tracelet.testing.flaky import flaky_host  # noqa: E402
-from tracelet.testing.harness import BackendHarness, StoredRun  # noqa: E402
+from tracelet.testing.harness import (  # noqa: E402
+    BackendHarness,
+    StoredRun,
+    file_entries,
+    typed_artifacts_in,
+)
 
 __all__ = [
     "BackendContract",
     "BackendHarness",
     "ContractError",
     "StoredRun",
+    "file_entries",
     "flaky_host",
     "png_rgb",
+    "typed_artifacts_in",
 ]

@@ -9,9 +9,11 @@ import reprlib
 import struct
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tracelet.testing.harness import StoredRun
+if TYPE_CHECKING:
+    from tracelet.artifacts import ArtifactInfo
+    from tracelet.testing.harness import StoredRun
 
 _short = reprlib.Repr()
 _short.maxlist = _short.maxtuple = _short.maxdict = 8
@@ -85,6 +87,54 @@ def check_entries(
             stored.get(key, "missing"),
             fix,
         )
+
+
+def check_typed_artifact(
+    where: str, found: Sequence[ArtifactInfo], want: ArtifactInfo, fix: str
+) -> None:
+    """The logged typed artifact version ``want`` is among ``found`` (what was read back
+    ``where``) exactly once, with the same name, type, version, description, metadata and files
+    (path and SHA-256)."""
+    label = f"{where}: typed artifact {want.name!r} v{want.version}"
+    same = [a for a in found if (a.name, a.version) == (want.name, want.version)]
+    expect(
+        len(same) == 1,
+        f"{label} is missing" if not same else f"{label} is stored {len(same)} times",
+        [want.folder],
+        [a.folder for a in found],
+        fix,
+    )
+    got = same[0]
+    expect(
+        got.type == want.type,
+        f"{label}: the type differs",
+        want.type.value,
+        got.type.value,
+        fix,
+    )
+    expect(
+        got.description == want.description,
+        f"{label}: the description differs",
+        want.description,
+        got.description,
+        fix,
+    )
+    expect(
+        got.metadata == want.metadata,
+        f"{label}: the metadata differs",
+        want.metadata,
+        got.metadata,
+        fix,
+    )
+    wanted = {f.path: f.sha256[:12] for f in want.files}
+    stored = {f.path: f.sha256[:12] for f in got.files}
+    expect(
+        stored == wanted,
+        f"{label}: the files differ (lost, added, moved or changed; SHA-256 shown)",
+        wanted,
+        stored,
+        fix,
+    )
 
 
 def png_rgb(pixels: Pixels) -> bytes:

@@ -3,8 +3,15 @@ it stores, and how to read a run back through the backend's own reader."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from tracelet.artifacts.manifest import MANIFEST_FILE, ArtifactFile, ArtifactInfo, parse_manifest
+from tracelet.testing.checks import expect
 
 if TYPE_CHECKING:
     from tracelet.plugins import PluginHost
@@ -76,3 +83,79 @@ class BackendHarness:
     def read(self, run: Run) -> StoredRun:
         """Read the (stopped) run back through the backend's own reader."""
         raise NotImplementedError
+
+    def read_typed_artifacts(self, run: Run) -> list[ArtifactInfo]:
+        """The typed artifact versions (:mod:`tracelet.artifacts`) the (stopped) run stored, read
+        back through the backend's own reader, for a backend that declares ``artifacts``.
+
+        The default finds them among the files :meth:`read` returns: each
+        ``<type>/<name>/v<N>/manifest.json`` in :attr:`StoredRun.artifacts` with the files
+        stored next to it (:func:`tracelet.testing.typed_artifacts_in`), which is how a backend
+        that stores a typed version as the folder record it is keeps it. Override it for a
+        backend that maps typed artifacts natively (a W&B Artifact, a ClearML upload with its
+        metadata): return one :class:`~tracelet.artifacts.ArtifactInfo` per stored version
+        with the name, type, version, description and metadata as the tool shows them, and
+        ``files`` made from the stored bytes (:func:`tracelet.testing.file_entries`), never
+        copied from a manifest.
+
+        Raises:
+            ContractError: A stored ``manifest.json`` lists other files than the folder holds,
+                or describes another version than the folder it is in.
+        """
+        return typed_artifacts_in(self.read(run).artifacts, backend=self.backend)
+
+
+def file_entries(contents: Mapping[str, bytes]) -> tuple[ArtifactFile, ...]:
+    """The :class:`~tracelet.artifacts.ArtifactFile` entries (path, size, SHA-256) of files as
+    stored: path inside the artifact → content, in path order."""
+    return tuple(
+        ArtifactFile(path, len(data), hashlib.sha256(data).hexdigest())
+        for path, data in sorted(contents.items())
+    )
+
+
+def typed_artifacts_in(artifacts: Mapping[str, bytes], **where: Any) -> list[ArtifactInfo]:
+    """The typed artifact versions among stored artifact files (``StoredRun.artifacts``): each
+    folder ``<type>/<name>/v<N>`` holding a Tracelet ``manifest.json``, read from that manifest,
+    with ``files`` made from the other files stored in the folder (:func:`file_entries`).
+    ``where`` sets ``backend``, ``uri`` or ``path`` of each (see
+    :func:`~tracelet.artifacts.parse_manifest`). A ``manifest.json`` that is not Tracelet's is
+    a plain file and skipped. Sorted by name, then version.
+
+    Raises:
+        ContractError: A manifest lists other files than its folder holds, or describes another
+            version than the folder it is in.
+    """
+    found = []
+    suffix = "/" + MANIFEST_FILE
+    for key, data in artifacts.items():
+        if not key.endswith(suffix):
+            continue
+        folder = key.removesuffix(suffix)
+        try:
+            manifest = parse_manifest(json.loads(data), **where)
+        except (ValueError, KeyError, TypeError):
+            continue
+        expect(
+            manifest.folder == folder,
+            f"the manifest.json stored in {folder!r} describes another typed artifact version",
+            manifest.folder,
+            folder,
+            "store a typed artifact version's folder record under its own name, "
+            "'<type>/<name>/v<N>', manifest included and unchanged",
+        )
+        prefix = folder + "/"
+        stored = file_entries(
+            {k.removeprefix(prefix): v for k, v in artifacts.items() if k.startswith(prefix)}
+        )
+        stored = tuple(f for f in stored if f.path != MANIFEST_FILE)
+        expect(
+            {f.path for f in stored} == {f.path for f in manifest.files},
+            f"the folder {folder!r} holds other files than its manifest.json lists",
+            sorted(f.path for f in manifest.files),
+            sorted(f.path for f in stored),
+            "store every file of a typed artifact version's folder record, under its path "
+            "inside the folder",
+        )
+        found.append(dataclasses.replace(manifest, files=stored))
+    return sorted(found, key=lambda a: (a.name, a.version))
