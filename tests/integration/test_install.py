@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -117,3 +118,23 @@ def test_pip_install_the_wandb_extra_adds_the_backend(tmp_path: Path) -> None:
     stored = read_finished_run(Path(folder.strip()))
     assert (stored.project, stored.name, stored.exit_code) == ("wheels", "extra", 0)
     assert [step for step, _ in metric_points(stored, "loss", "tracelet/step")] == list(range(100))
+
+
+def test_scripts_wheels_works_in_a_checkout_without_a_venv(tmp_path: Path) -> None:
+    # The README's first command, as a newcomer runs it: in a fresh checkout, scripts/wheels
+    # makes ./.venv and installs the build backend there itself.
+    files = checked(
+        run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], REPO)
+    ).stdout.splitlines()
+    checkout = tmp_path / "checkout"
+    for name in files:
+        source = REPO / name
+        if source.is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, checkout / name)
+    assert not (checkout / ".venv").exists()
+    result = checked(run([checkout / "scripts" / "wheels"], checkout, timeout=600))
+    built = sorted(p.name.split("-")[0] for p in (checkout / "dist").glob("*.whl"))
+    plugins = ("aim", "clearml", "collectors", "core", "mlflow", "wandb")
+    assert built == ["tracelet", *(f"tracelet_{name}" for name in plugins)]
+    assert "dist/tracelet_core-" in result.stdout
