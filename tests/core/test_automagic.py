@@ -28,6 +28,7 @@ from tracelet.automagic import (
     capture_model,
     describe_dataset,
     find_hyperparams,
+    find_objects,
     is_hyperparameter,
 )
 from tracelet.backends.local import read_run
@@ -229,6 +230,33 @@ def test_capture_dataset_on_numpy_arrays_and_a_data_loader() -> None:
     assert loader["batch_size"] == 4
     assert loader["size"] == 20
     assert loader["num_classes"] == 2
+
+
+def test_find_objects_says_each_thing_once() -> None:
+    x = torch.zeros(12, 3)
+    train_set = torch.utils.data.TensorDataset(x, torch.arange(12) % 3)
+    found = find_objects(
+        [
+            {
+                "net": torch.nn.Linear(3, 2),
+                "criterion": torch.nn.CrossEntropyLoss(),  # no parameters: not a model
+                "train_set": train_set,
+                "train_loader": torch.utils.data.DataLoader(train_set, batch_size=4),
+                "other_loader": torch.utils.data.DataLoader(torch.zeros(5, 2), batch_size=5),
+            }
+        ]
+    )
+    assert not [k for k in found if k.startswith("criterion/")]
+    assert found["net/total_params"] == 8
+    assert found["train_set/size"] == 12
+    assert {k: v for k, v in found.items() if k.startswith("train_loader/")} == {
+        "train_loader/loader_type": "DataLoader",
+        "train_loader/batch_size": 4,
+        "train_loader/dataset": "train_set",
+    }
+    # a loader whose dataset no variable holds still describes that dataset
+    assert found["other_loader/size"] == 5
+    assert found["other_loader/loader_type"] == "DataLoader"
 
 
 class Huge:

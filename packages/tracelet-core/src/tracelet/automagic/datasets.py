@@ -106,6 +106,15 @@ def _class_counts(targets: Any) -> dict[str, Any]:
     return out
 
 
+def loader_dataset(value: Any) -> Any:
+    """The dataset of a data loader (an object with ``dataset`` and ``batch_size``), or
+    ``None`` when ``value`` is not one."""
+    of = getattr(value, "dataset", None)
+    if of is None or not hasattr(value, "batch_size") or _is_array(value):
+        return None
+    return of
+
+
 def describe_dataset(ds: Any) -> dict[str, Any]:
     """The facts of a dataset, without logging them, reading at most its first item.
 
@@ -118,8 +127,8 @@ def describe_dataset(ds: Any) -> dict[str, Any]:
     first item is not read.
     """
     facts: dict[str, Any] = {}
-    loader_of = getattr(ds, "dataset", None)
-    if loader_of is not None and hasattr(ds, "batch_size") and not _is_array(ds):
+    loader_of = loader_dataset(ds)
+    if loader_of is not None:
         facts["loader_type"] = type(ds).__name__
         if isinstance(ds.batch_size, int):
             facts["batch_size"] = ds.batch_size
