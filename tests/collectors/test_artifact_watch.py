@@ -23,7 +23,13 @@ from support.processes import run as run_process
 import tracelet
 from tracelet.backends.local import read_run
 from tracelet.run import Run
-from tracelet_collectors.artifact_scan import MAX_DEPTH, artifact_kind, artifact_name, scan
+from tracelet_collectors.artifact_scan import (
+    MAX_DEPTH,
+    MAX_ENTRIES,
+    artifact_kind,
+    artifact_name,
+    scan,
+)
 from tracelet_collectors.artifact_watch import ArtifactWatcher
 from tracelet_collectors.settings import ARTIFACT_PATTERNS
 
@@ -259,3 +265,22 @@ def test_a_script_s_checkpoints_reach_mlflow_version_by_version(tmp_path: Path) 
         f"checkpoint/{name}/v2/last.ckpt": b"epoch 2",
         "model/final.pt/v0/final.pt": b"final weights",
     }
+
+
+def test_a_folder_too_big_to_scan_is_said_once_with_what_to_do(
+    run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    crowded = tmp_path / "data"
+    crowded.mkdir()
+    for i in range(MAX_ENTRIES + 1):
+        (crowded / f"{i}.png").touch()
+    with caplog.at_level(logging.WARNING, logger="tracelet"):
+        watcher = watcher_on(run, str(crowded))
+        watcher.poll()
+        watcher.stop()
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        f"tracelet: automatic artifact capture looks at the first 20,000 entries of {crowded} "
+        "only: files beyond them are not captured; set artifact_watch_dirs to the folders your "
+        "checkpoints are written to (artifact_watch_dirs: [checkpoints])"
+    )

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracelet.threads import TraceletThread
 from tracelet_collectors.artifact_scan import (
+    MAX_ENTRIES,
     Found,
     Signature,
     artifact_kind,
@@ -118,8 +119,10 @@ class ArtifactWatcher:
         if result.truncated and not self._truncated_said:
             self._truncated_said = True
             logger.warning(
-                "tracelet: automatic artifact capture looked at its first entries of %s only; "
-                "set artifact_watch_dirs to the folders your checkpoints are written to",
+                "tracelet: automatic artifact capture looks at the first %s entries of %s "
+                "only: files beyond them are not captured; set artifact_watch_dirs to the "
+                "folders your checkpoints are written to (artifact_watch_dirs: [checkpoints])",
+                f"{MAX_ENTRIES:,}",
                 ", ".join(str(d) for d in self.dirs),
             )
         return result.files
