@@ -6,16 +6,26 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 import tracelet
 from tracelet import ArtifactType, Experiment
-from tracelet.artifacts import MANIFEST_FILE, ArtifactInfo, TypedArtifact, read_manifest
+from tracelet.artifacts import (
+    MANIFEST_FILE,
+    ArtifactInfo,
+    TypedArtifact,
+    read_manifest,
+    typed_manifest,
+)
 from tracelet.artifacts.manifest import parse_version, select_version
+from tracelet.backend import BaseBackend, RunInfo
 from tracelet.backends import memory
 from tracelet.backends.local import read_run
+from tracelet.hookspecs import RegisterBackend, hookimpl
 from tracelet.plugins import PluginHost
+from tracelet.records import ALL_CAPABILITIES, Batch, Capability, RunStatus
 from tracelet.run import Run
 from tracelet.session import start_run
 
@@ -224,3 +234,56 @@ def test_a_backend_that_does_not_know_typed_artifacts_stores_the_folder(
         0,
         {"acc": 0.9},
     )
+
+
+class Reading(BaseBackend):
+    """A backend that keeps the typed versions it is written and reads them back (a reader
+    of a store of its own, written only when the run's delivery reaches it)."""
+
+    capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
+
+    def __init__(self) -> None:
+        self.stored: list[ArtifactInfo] = []
+
+    def start(self, run: RunInfo) -> None:
+        pass
+
+    def write(self, batch: Batch) -> None:
+        for artifact in batch.artifacts:
+            typed = typed_manifest(artifact)
+            if typed is not None:
+                self.stored.append(typed)
+
+    def close(self, status: RunStatus) -> None:
+        pass
+
+    def list_artifacts(self) -> list[ArtifactInfo]:
+        return list(self.stored)
+
+    def get_artifact(self, name: str, version: int | str = "latest") -> ArtifactInfo | None:
+        return select_version(self.stored, name, version)
+
+
+def test_reading_a_backend_waits_for_what_was_logged_before(host: PluginHost) -> None:
+    class Plugin:
+        @hookimpl
+        def tracelet_register_backends(self, register: RegisterBackend) -> None:
+            register("reading", lambda settings: Reading())
+
+    host.register(Plugin(), name="reading")
+    # Delivery is idle for a minute: only the read's own flush can bring the version there.
+    run = start_run("typed", "arts", "reading", {"flush_interval": 60}, host=host)
+    run.log_artifact(run.create_artifact("notes", "report").add_object({"a": 1}, "notes"))
+    assert got(run, "notes", backend="reading").version == 0
+    assert [a.name for a in run.list_artifacts(backend="reading")] == ["notes"]
+    assert run.stop()
+
+
+def test_an_experiment_flushes_its_run(isolated: Path) -> None:
+    exp = Experiment("flushed", backend="memory", config={"flush_interval": 60})
+    assert exp.flush()  # not started: nothing to wait for
+    with exp:
+        exp.log_metric("loss", 0.5, iteration=1)
+        assert exp.flush(timeout=10)
+        assert exp.run is not None
+        assert memory.stored(exp.run).steps("loss") == [1]

@@ -149,6 +149,15 @@ class Experiment:
         """The same as :meth:`stop`."""
         return self.stop()
 
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every backend has written what was logged so far (see
+        :meth:`tracelet.Run.flush`); True at once when no run was started.
+
+        Returns:
+            True if every backend confirmed in time.
+        """
+        return True if self._run is None else self._run.flush(timeout)
+
     def __enter__(self) -> Experiment:
         return self.start()
 

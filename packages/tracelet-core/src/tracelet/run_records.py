@@ -186,7 +186,8 @@ class RecordCalls:
         self, name: str, version: int | str = "latest", backend: str | None = None
     ) -> ArtifactInfo | None:
         """A logged version of a typed artifact (``"latest"``, ``3`` or ``"v3"``), or ``None``:
-        from the run folder by default, or as ``backend`` stores it (after :meth:`flush`).
+        from the run folder by default, or as ``backend`` stores it (after waiting, up to 30
+        s, for the backends to write what was logged before: :meth:`flush`).
 
         Raises:
             ValueError: An invalid version, or ``backend`` is not one of the run's.
@@ -200,7 +201,8 @@ class RecordCalls:
         self, type_filter: ArtifactType | str | None = None, backend: str | None = None
     ) -> list[ArtifactInfo]:
         """The logged typed artifact versions (of one type with ``type_filter``), by name then
-        version: from the run folder by default, or as ``backend`` stores them.
+        version: from the run folder by default, or as ``backend`` stores them (after
+        :meth:`flush`, as :meth:`get_artifact`).
 
         Raises:
             ValueError: An unknown type, or ``backend`` is not one of the run's.

@@ -211,7 +211,14 @@ def find_artifact(
     return select_version(found, name, version)
 
 
-def _backend_reader(backends: Mapping[str, Backend], backend: str, method: str) -> Any:
+#: Seconds a read from a backend waits for it to have written what was logged before.
+READ_FLUSH_TIMEOUT = 30.0
+
+
+def _backend_reader(run: Run, backends: Mapping[str, Backend], backend: str, method: str) -> Any:
+    """The backend's reader ``method``, once the run's backends have written what was logged
+    so far (:meth:`~tracelet.Run.flush`, up to :data:`READ_FLUSH_TIMEOUT` seconds: a backend
+    that is down is read as it is)."""
     if backend not in backends:
         raise ValueError(
             f"backend {backend!r} is not one of this run's ({', '.join(backends) or 'none'})"
@@ -219,6 +226,7 @@ def _backend_reader(backends: Mapping[str, Backend], backend: str, method: str) 
     reader = getattr(backends[backend], method, None)
     if reader is None:
         raise NotImplementedError(f"backend {backend!r} cannot read typed artifacts back")
+    run.flush(timeout=READ_FLUSH_TIMEOUT)
     return reader
 
 
@@ -229,7 +237,8 @@ def list_artifacts(
     backend: str | None = None,
 ) -> list[ArtifactInfo]:
     """The typed artifact versions of ``run``: from its own folder (``backend=None`` or
-    ``"local"``), or as a backend stores them (its optional ``list_artifacts()``).
+    ``"local"``), or as a backend stores them (its optional ``list_artifacts()``), once it has
+    written what was logged before (see :func:`_backend_reader`).
 
     Raises:
         ValueError: ``backend`` is not one of the run's, or an unknown type.
@@ -238,7 +247,7 @@ def list_artifacts(
     if backend is None or (backend == "local" and backend not in backends):
         found = list_folder(artifacts_root(run), backend="local")
     else:
-        found = list(_backend_reader(backends, backend, "list_artifacts")())
+        found = list(_backend_reader(run, backends, backend, "list_artifacts")())
     return find_artifacts(found, type_filter)
 
 
@@ -259,7 +268,7 @@ def get_artifact(
     wanted = parse_version(version)
     if backend is None or (backend == "local" and backend not in backends):
         return find_artifact(list_folder(artifacts_root(run), backend="local"), name, version)
-    reader = _backend_reader(backends, backend, "get_artifact")
+    reader = _backend_reader(run, backends, backend, "get_artifact")
     found: ArtifactInfo | None = reader(name, "latest" if wanted is None else wanted)
     return found
 
