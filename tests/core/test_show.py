@@ -148,3 +148,31 @@ def test_watch_redraws_a_live_run_until_it_ends(tmp_path: Path) -> None:
     assert "live: running" in out
     assert "live: finished · 30 points" in out
     assert "status:   finished" in out
+
+
+LOG_TYPED = """
+from pathlib import Path
+import tracelet
+Path("model.pt").write_bytes(b"x" * 2048)
+Path("notes.txt").write_text("plain")
+run = tracelet.start_logging(exp_name="typed", project="viz")
+for accuracy in (0.9, 0.95):
+    run.log_artifact(run.create_artifact("classifier", "model").add_file("model.pt"))
+run.log_artifact("notes.txt")
+run.stop()
+"""
+
+
+def test_typed_artifacts_are_listed_by_name_type_and_version(tmp_path: Path) -> None:
+    checked(run([sys.executable, "-c", LOG_TYPED], tmp_path))
+    shown = json.loads(checked(show("latest", "--json", cwd=tmp_path)).stdout)
+    assert shown["artifacts"] == ["notes.txt"]  # the versions' folders are not plain artifacts
+    assert [
+        (a["name"], a["type"], a["version"], a["files"], a["bytes"])
+        for a in shown["typed_artifacts"]
+    ] == [("classifier", "model", 0, 1, 2048), ("classifier", "model", 1, 1, 2048)]
+    out = checked(show("latest", "--no-plot", cwd=tmp_path)).stdout
+    rows = out.split("\ntyped artifacts\n")[1].splitlines()
+    assert rows[0].split() == ["NAME", "TYPE", "VERSION", "FILES", "SIZE", "FOLDER"]
+    assert rows[2].split()[:6] == ["classifier", "model", "v1", "1", "2.0", "KB"]
+    assert Path(tmp_path, rows[2].split()[6], "model.pt").is_file()

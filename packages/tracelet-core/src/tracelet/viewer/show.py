@@ -137,6 +137,8 @@ def run_summary(run: LocalRun) -> dict[str, Any]:
     for record in run.media:
         media[record["type"]] = media.get(record["type"], 0) + 1
     gaps = delivery_gaps(run.path)
+    typed = run.typed_artifacts()
+    folders = {a.folder for a in typed}
     return {
         "folder": str(run.path),
         "id": run.id,
@@ -149,7 +151,19 @@ def run_summary(run: LocalRun) -> dict[str, Any]:
         "params": run.params,
         "tags": run.tags,
         "metrics": metrics,
-        "artifacts": sorted(run.artifacts),
+        "artifacts": sorted(n for n in run.artifacts if n not in folders),
+        "typed_artifacts": [
+            {
+                "name": a.name,
+                "type": a.type.value,
+                "version": a.version,
+                "files": len(a.files),
+                "bytes": sum(f.size for f in a.files),
+                "description": a.description,
+                "folder": str(a.path),
+            }
+            for a in typed
+        ],
         "media": media,
         "delivery": {
             g.backend: {"behind": g.behind, "failed": g.failed, "closed": g.closed} for g in gaps
@@ -188,11 +202,25 @@ def print_summary(run: LocalRun, summary: dict[str, Any]) -> None:
                 ]
             )
         print_table(table)
-    if run.artifacts:
+    plain = summary["artifacts"]
+    if plain:
         print("\nartifacts")
-        print_table(
-            [["  NAME", "FILE"], *([f"  {n}", str(p)] for n, p in sorted(run.artifacts.items()))]
-        )
+        print_table([["  NAME", "FILE"], *([f"  {n}", str(run.artifacts[n])] for n in plain)])
+    if summary["typed_artifacts"]:
+        print("\ntyped artifacts")
+        table = [["  NAME", "TYPE", "VERSION", "FILES", "SIZE", "FOLDER"]]
+        for a in summary["typed_artifacts"]:
+            table.append(
+                [
+                    f"  {a['name']}",
+                    a["type"],
+                    f"v{a['version']}",
+                    str(a["files"]),
+                    _size(a["bytes"]),
+                    a["folder"],
+                ]
+            )
+        print_table(table)
     _print_media(run)
     if run.dropped:
         print(
@@ -231,3 +259,13 @@ def _print_delivery(run: LocalRun) -> None:
         print_table([["  BACKEND", "STATE"], *([f"  {g.backend}", g.describe()] for g in gaps)])
         if not all(g.complete for g in gaps):
             print(f"  deliver the rest with: tracelet sync {run.path}")
+
+
+def _size(count: int) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KB``, ``3.2 MB``, ``1.1 GB``."""
+    value = float(count)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
