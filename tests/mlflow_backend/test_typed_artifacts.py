@@ -47,10 +47,13 @@ def test_two_versions_read_back_through_mlflow(sqlite_store: str, tmp_path: Path
     assert [f.path for f in latest.files] == ["weights.bin"]
     assert [r.uri for r in latest.references] == ["s3://bucket/train.csv"]
     assert latest.uri is not None
-    assert latest.uri.endswith("/model/classifier/v1")
+    assert latest.uri.startswith("models:/m-"), "a model version names its LoggedModel"
     v0 = run.get_artifact("classifier", "v0", backend="mlflow")
     assert v0 is not None
     assert v0.description == "try 0"
+    assert v0.uri is not None
+    assert v0.uri.startswith("models:/m-")
+    assert v0.uri != latest.uri
     assert run.stop(), run.stats()
 
     # MLflow's own view: the typed folders with their manifests, and the tag.

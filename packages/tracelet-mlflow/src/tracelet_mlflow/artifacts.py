@@ -2,9 +2,10 @@
 read back.
 
 A typed artifact version is a folder ``<type>/<name>/v<N>/`` among the run's artifacts, with
-its ``manifest.json``; once its files are uploaded, the run tag ``tracelet.artifact.<name>``
-(:func:`typed_artifact_tag`) names it as the latest version. :func:`list_typed_artifacts`
-reads the versions back from their manifests.
+its ``manifest.json``; a version of type ``model`` is also a LoggedModel of the run
+(:mod:`tracelet_mlflow.models`). Once its files (and its LoggedModel) are stored, the run tag
+``tracelet.artifact.<name>`` (:func:`typed_artifact_tag`) names it as the latest version.
+:func:`list_typed_artifacts` reads the versions back from their manifests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tracelet.artifacts.manifest import MANIFEST_FILE, ArtifactInfo, parse_manif
 from tracelet.artifacts.store import typed_manifest
 from tracelet.backend_kit import PlannedCall, artifact_source
 from tracelet.records import Artifact
+from tracelet_mlflow.models import Warn, is_model, log_model_version, with_model_uris
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -34,14 +36,26 @@ def typed_artifact_tag(typed: ArtifactInfo, path: str) -> tuple[str, str]:
     return TYPED_ARTIFACT_TAG.format(name=typed.name), value
 
 
-def artifact_call(client: MlflowClient, run_id: str, artifact: Artifact, dest: str) -> PlannedCall:
+def artifact_call(
+    client: MlflowClient,
+    run_id: str,
+    artifact: Artifact,
+    dest: str,
+    *,
+    experiment_id: str,
+    warn: Warn,
+) -> PlannedCall:
     """The call that uploads ``artifact`` to the run under ``dest`` (an artifact path).
 
-    A folder is uploaded as ``dest/``; when it is a typed artifact version, the run tag
-    :func:`typed_artifact_tag` is set after its files, so the tag always names a complete
-    version. A file keeps the last part of ``dest`` as its name (a copy is uploaded when its
-    own name differs). The call raises what MLflow raises, or ``RejectedError`` when the
-    artifact was deleted before upload (:func:`~tracelet.backend_kit.artifact_source`).
+    A folder is uploaded as ``dest/``; when it is a typed artifact version of type ``model``,
+    it then becomes a LoggedModel in the experiment ``experiment_id`` too
+    (:func:`~tracelet_mlflow.models.log_model_version`, which warns through ``warn`` when the
+    server has no LoggedModel API); for every typed version the run tag
+    :func:`typed_artifact_tag` is set last, so the tag always names a complete version. A file
+    keeps the last part of ``dest`` as its name (a copy is uploaded when its own name
+    differs). Running the call again stores nothing twice. It raises what MLflow raises, or
+    ``RejectedError`` when the artifact was deleted before upload
+    (:func:`~tracelet.backend_kit.artifact_source`).
     """
 
     def upload() -> None:
@@ -49,6 +63,10 @@ def artifact_call(client: MlflowClient, run_id: str, artifact: Artifact, dest: s
         if artifact.is_dir:
             client.log_artifacts(run_id, str(source), artifact_path=dest)
             typed = typed_manifest(artifact)
+            if typed is not None and is_model(typed):
+                log_model_version(
+                    client, experiment_id, run_id, typed, folder=source, path=dest, warn=warn
+                )
             if typed is not None:  # after the files: a tag names a complete version
                 client.set_tag(run_id, *typed_artifact_tag(typed, dest))
         else:
@@ -65,12 +83,15 @@ def artifact_call(client: MlflowClient, run_id: str, artifact: Artifact, dest: s
 
 
 def list_typed_artifacts(
-    tracking_uri: str, run_id: str, name: str | None = None
+    tracking_uri: str, run_id: str, name: str | None = None, *, experiment_id: str | None = None
 ) -> list[ArtifactInfo]:
     """Every typed artifact version stored in the run (only those called ``name`` if given),
     sorted by name and version, read from the ``manifest.json`` files of its
     ``<type>/<name>/v<N>/`` folders with a client of its own (safe while a batch is written).
-    A folder without a readable manifest is skipped.
+    A folder without a readable manifest is skipped. Each ``uri`` is ``runs:/<run_id>/<folder>``,
+    or ``models:/<model_id>`` for a ``model`` version with a READY LoggedModel
+    (:func:`~tracelet_mlflow.models.with_model_uris`; ``experiment_id`` is the run's, looked up
+    when not given).
 
     Raises:
         MlflowException: The tracking server could not be read.
@@ -89,6 +110,10 @@ def list_typed_artifacts(
                 info = read_manifest(client, run_id, version_dir.path)
                 if info is not None:
                     found.append(info)
+    if experiment_id is None and any(is_model(a) for a in found):
+        experiment_id = client.get_run(run_id).info.experiment_id
+    if experiment_id is not None:
+        found = with_model_uris(client, experiment_id, run_id, found)
     return sorted(found, key=lambda a: (a.name, a.version))
 
 

@@ -9,7 +9,8 @@ Where records go:
 * metrics, params and tags: ``log_batch`` requests split at MLflow's limits
   (:mod:`tracelet_mlflow.batching`), each point with its step and its timestamp in ms;
 * artifacts: ``log_artifact`` / ``log_artifacts`` under their name; a typed artifact's folder
-  goes to ``<type>/<name>/v<N>/`` (``manifest.json`` in it) and its latest version is the tag
+  goes to ``<type>/<name>/v<N>/`` (``manifest.json`` in it), a ``model`` version is also a
+  LoggedModel of the run (:mod:`tracelet_mlflow.models`), and the latest version is the tag
   ``tracelet.artifact.<name>`` (JSON: type, version, path); :meth:`MlflowBackend.list_artifacts`
   and :meth:`MlflowBackend.get_artifact` read them back from the manifests
   (:mod:`tracelet_mlflow.artifacts`);
@@ -378,7 +379,10 @@ class MlflowBackend(BaseBackend):
         dest = self._renaming(
             "artifact name", artifact.name, artifact_path(artifact.name, keep_extension=True)
         )
-        return artifact_call(client, run_id, artifact, dest)
+        assert self.experiment_id is not None, "write before start"
+        return artifact_call(
+            client, run_id, artifact, dest, experiment_id=self.experiment_id, warn=self._warn_once
+        )
 
     def _media_call(self, media: Media) -> PlannedCall:
         run_id, client = self._target()
@@ -396,7 +400,9 @@ class MlflowBackend(BaseBackend):
         """
         if self.tracking_uri is None or self.run_id is None:
             return []
-        return list_typed_artifacts(self.tracking_uri, self.run_id, name)
+        return list_typed_artifacts(
+            self.tracking_uri, self.run_id, name, experiment_id=self.experiment_id
+        )
 
     def get_artifact(self, name: str, version: int | str = "latest") -> ArtifactInfo | None:
         """One typed artifact version of the run (see :meth:`list_artifacts`), or ``None``."""
