@@ -106,3 +106,17 @@ def test_two_versions_through_a_real_server(own_server: MlflowServer, tmp_path: 
     assert run.stop(), run.stats()
     files = artifact_files(own_server.uri, find_run(own_server.uri, run).info.run_id)
     assert files["model/classifier/v1/weights.bin"] == b"weights v1"
+
+
+def test_reading_versions_back_prints_no_progress_bars(
+    sqlite_store: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    run = log_two_versions(sqlite_store, tmp_path)
+    capfd.readouterr()
+    assert len(run.list_artifacts(backend="mlflow")) == 2
+    assert run.get_artifact("classifier", backend="mlflow") is not None
+    assert "Downloading artifacts" not in capfd.readouterr().err
+    assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ  # set only while reading
+    assert run.stop()

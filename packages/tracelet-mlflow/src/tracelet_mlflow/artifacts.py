@@ -11,8 +11,12 @@ its ``manifest.json``; a version of type ``model`` is also a LoggedModel of the 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +28,35 @@ from tracelet_mlflow.models import Warn, is_model, log_model_version, with_model
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+#: MLflow's switch of its download progress bars (read at each download; on when unset).
+PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+_quiet_lock = threading.Lock()
+_quiet_users = [0]  # how many threads are inside quiet_downloads()
+
+
+@contextmanager
+def quiet_downloads() -> Iterator[None]:
+    """MLflow's download progress bars off while inside: reading a manifest is Tracelet's
+    business, not a transfer to show on the user's stderr. MLflow reads the switch only from
+    the environment, so this sets ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false`` while any
+    thread is inside, and leaves a value the user set alone."""
+    with _quiet_lock:
+        if _quiet_users[0] == 0 and PROGRESS_BAR_ENV in os.environ:
+            mine = False  # the user's own setting
+        else:
+            mine = True
+            _quiet_users[0] += 1
+            os.environ[PROGRESS_BAR_ENV] = "false"
+    try:
+        yield
+    finally:
+        if mine:
+            with _quiet_lock:
+                _quiet_users[0] -= 1
+                if _quiet_users[0] == 0:
+                    del os.environ[PROGRESS_BAR_ENV]
+
 
 #: The run tag naming a typed artifact's latest version: ``tracelet.artifact.<name>``.
 TYPED_ARTIFACT_TAG = "tracelet.artifact.{name}"
@@ -107,7 +140,8 @@ def list_typed_artifacts(
             if not name_dir.is_dir or (name is not None and name_dir.path.rsplit("/")[-1] != name):
                 continue
             for version_dir in client.list_artifacts(run_id, name_dir.path):
-                info = read_manifest(client, run_id, version_dir.path)
+                with quiet_downloads():
+                    info = read_manifest(client, run_id, version_dir.path)
                 if info is not None:
                     found.append(info)
     if experiment_id is None and any(is_model(a) for a in found):
@@ -121,8 +155,8 @@ def read_manifest(client: MlflowClient, run_id: str, folder: str) -> ArtifactInf
     """The typed artifact version whose manifest is ``<folder>/manifest.json`` in the run, or
     ``None`` when there is none or it cannot be read or parsed (never raises for that).
 
-    MLflow shows a progress bar on stderr for the download (``download_artifacts`` has no way
-    to turn it off short of the process-wide ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR``).
+    MLflow shows a progress bar on stderr for the download unless inside
+    :func:`quiet_downloads`.
     """
     from mlflow.exceptions import MlflowException
 
