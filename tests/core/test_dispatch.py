@@ -505,6 +505,18 @@ def test_block_policy_stop_does_not_wait_on_a_hung_backend(
     assert [s for _, _, s in hung.points] == list(range(9))
 
 
+def overflowing(host: PluginHost, policy: str) -> Run:
+    """A run whose buffer holds 5 records, with the router asleep (a flush interval of a
+    minute) until a logging call that overflows it wakes it."""
+    return start_run(
+        "dispatch",
+        "tests",
+        "memory",
+        {"flush_interval": 60, "max_queue_size": 5, "overflow_policy": policy},
+        host=host,
+    )
+
+
 @pytest.mark.parametrize(
     ("policy", "kept"),
     [
@@ -515,15 +527,7 @@ def test_block_policy_stop_does_not_wait_on_a_hung_backend(
 def test_shared_buffer_overflow_drops_down_to_the_bound(
     host: PluginHost, policy: str, kept: list[str]
 ) -> None:
-    # A long flush interval keeps the router asleep until log_metrics wakes it, so all 20
-    # points are in the buffer at once, 15 over the bound.
-    run = start_run(
-        "dispatch",
-        "tests",
-        "memory",
-        {"flush_interval": 60, "max_queue_size": 5, "overflow_policy": policy},
-        host=host,
-    )
+    run = overflowing(host, policy)  # all 20 points in the buffer at once, 15 over the bound
     run.log_metrics({f"m{i}": float(i) for i in range(20)}, step=3)
     assert run.stop(timeout=10)
     assert sorted(memory.stored(run).metrics, key=lambda n: int(n[1:])) == kept
@@ -537,13 +541,7 @@ def test_overflow_never_drops_an_artifact(host: PluginHost, tmp_path: Path, poli
     # A typed artifact's version is in the run folder as soon as it is logged: dropping its
     # record would leave it there with no journal line, out of reach of tracelet sync.
     (tmp_path / "model.pt").write_bytes(b"weights")
-    run = start_run(
-        "dispatch",
-        "tests",
-        "memory",
-        {"flush_interval": 60, "max_queue_size": 5, "overflow_policy": policy},
-        host=host,
-    )
+    run = overflowing(host, policy)
     run.log_artifact(run.create_artifact("model", "model").add_file(tmp_path / "model.pt"))
     run.log_metrics({f"m{i}": float(i) for i in range(20)}, step=3)  # 21 records, bound 5
     assert run.stop(timeout=10)

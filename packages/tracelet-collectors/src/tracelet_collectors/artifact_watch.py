@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracelet.backend_kit import WarnOnce
 from tracelet.threads import TraceletThread
 from tracelet_collectors.artifact_scan import (
     MAX_ENTRIES,
@@ -70,8 +71,7 @@ class ArtifactWatcher:
         self._skip: list[Path] = []
         self._known: dict[Path, Signature] = {}  # noted at start, or captured
         self._pending: dict[Path, Signature] = {}  # new or changed, seen by the last scan
-        self._too_big: set[Path] = set()
-        self._truncated_said = False
+        self._warn = WarnOnce(logger, prefix="tracelet: ")  # by file, or "truncated"
         self._lock = threading.Lock()  # the thread's scans and stop's last scan
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -116,12 +116,12 @@ class ArtifactWatcher:
 
     def _scan(self) -> dict[Path, Found]:
         result = scan(self.dirs, self.patterns, skip=self._skip)
-        if result.truncated and not self._truncated_said:
-            self._truncated_said = True
-            logger.warning(
-                "tracelet: automatic artifact capture looks at the first %s entries of %s "
-                "only: files beyond them are not captured; set artifact_watch_dirs to the "
-                "folders your checkpoints are written to (artifact_watch_dirs: [checkpoints])",
+        if result.truncated:
+            self._warn(
+                "truncated",
+                "automatic artifact capture looks at the first %s entries of %s only: files "
+                "beyond them are not captured; set artifact_watch_dirs to the folders your "
+                "checkpoints are written to (artifact_watch_dirs: [checkpoints])",
                 f"{MAX_ENTRIES:,}",
                 ", ".join(str(d) for d in self.dirs),
             )
@@ -133,15 +133,14 @@ class ArtifactWatcher:
         if run is None:
             return False
         if file.signature.size > self.max_bytes:
-            if file.path not in self._too_big:
-                self._too_big.add(file.path)
-                logger.warning(
-                    "tracelet: %s (%.0f MB) not captured: larger than artifact_max_mb (%.0f); "
-                    "raise artifact_max_mb or log it with log_artifact",
-                    file.path,
-                    file.signature.size / _MB,
-                    self.max_bytes / _MB,
-                )
+            self._warn(
+                file.path,
+                "%s (%.0f MB) not captured: larger than artifact_max_mb (%.0f); raise "
+                "artifact_max_mb or log it with log_artifact",
+                file.path,
+                file.signature.size / _MB,
+                self.max_bytes / _MB,
+            )
             return False
         artifact = run.create_artifact(
             artifact_name(file.relative),
