@@ -4,10 +4,12 @@ The page is one file: ``report.css``, plotly.js and ``report.js`` inlined, the c
 figures as one JSON block (``<script type="application/json" id="report-data">``: each curve
 as base64 little-endian float64 arrays of steps, seconds since the run started and values),
 and the tables as HTML. Tabs: Metrics, System (names starting ``system/`` or ``gpu/``),
-Params, Runs (status, times, tags, last values, other backends) and Media.
+Params, Runs (status, times, tags, last values, other backends), Media, and Artifacts when a
+run has one.
 
 This module lays out the document and builds the tabs that carry chart data (Metrics, System,
-Media); the tables of the Params and Runs tabs come from :mod:`tracelet.viewer.page_tables`.
+Media); the tables of the Params and Runs tabs come from :mod:`tracelet.viewer.page_tables`,
+the Artifacts tab from :mod:`tracelet.viewer.page_artifacts`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tracelet._version import __version__
+from tracelet.viewer.page_artifacts import artifact_count, artifacts_panel
 from tracelet.viewer.page_tables import escape as _e
 from tracelet.viewer.page_tables import params_panel, runs_panel, when
 
@@ -70,6 +73,7 @@ class Page:
         self.media_limit = media_limit
         self.charts: list[dict[str, Any]] = []
         self.metric_charts = self.system_charts = self.media_items = self.plotted = 0
+        self.artifacts = 0
 
     # -- assembling ------------------------------------------------------------------------
 
@@ -92,6 +96,10 @@ class Page:
             ("runs", f"Runs ({len(self.runs)})", runs_panel(self.runs)),
             ("media", f"Media ({self.media_items})", media_panel),
         ]
+        artifacts = artifacts_panel(self.runs)
+        if artifacts is not None:  # no tab for runs without artifacts
+            self.artifacts = artifact_count(self.runs)
+            tabs.append(("artifacts", f"Artifacts ({self.artifacts})", artifacts))
         data = {
             "runs": [{"label": r.label, "color": r.color} for r in self.runs],
             "charts": self.charts,

@@ -1,4 +1,5 @@
-"""The tables of ``tracelet report``'s Params and Runs tabs, as HTML.
+"""The tables of ``tracelet report``'s Params and Runs tabs, as HTML, and the cell helpers
+the other tables share (:mod:`tracelet.viewer.page_artifacts`).
 
 Pure functions of the runs shown (:class:`~tracelet.viewer.page.RunView`): they add nothing to
 the page's chart data, so :class:`~tracelet.viewer.page.Page` only places what they return. A
@@ -44,7 +45,7 @@ def params_panel(runs: list[RunView]) -> str:
         f'<p class="note">{escape(note)} <label><input type="checkbox" id="only-differing"> '
         f"only those that differ</label></p>"
         f'<div class="scroll"><table class="params" id="params-table">'
-        f"<thead><tr><th>param</th>{_run_headers(runs)}</tr></thead>"
+        f"<thead><tr><th>param</th>{run_headers(runs)}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
@@ -61,7 +62,7 @@ def runs_panel(runs: list[RunView]) -> str:
         )
         rows.append(
             "<tr>"
-            f'<td><span class="swatch" style="background:{r.color}"></span>{escape(r.label)}</td>'
+            f"<td>{run_label(r)}</td>"
             f"<td>{_status(meta)}</td>"
             f"<td>{escape(str(meta.get('group') or '—'))}</td>"
             f"<td>{escape(str(meta.get('project', '')))}</td>"
@@ -104,7 +105,7 @@ def _last_values(runs: list[RunView]) -> str:
         rows.append(f"<tr><th>{escape(name)}</th>{''.join(cells)}</tr>")
     return (
         '<div class="scroll"><table class="values"><thead><tr><th>metric (last value; '
-        f"hover for min, max)</th>{_run_headers(runs)}</tr></thead>"
+        f"hover for min, max)</th>{run_headers(runs)}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
@@ -138,12 +139,14 @@ def _backends_table(runs: list[RunView]) -> str:
     )
 
 
-def _run_headers(runs: list[RunView]) -> str:
+def run_label(run: RunView) -> str:
+    """The run's name after a swatch of its colour (as in the run buttons and charts)."""
+    return f'<span class="swatch" style="background:{run.color}"></span>{escape(run.label)}'
+
+
+def run_headers(runs: list[RunView]) -> str:
     """The table header cells naming each run in its colour."""
-    return "".join(
-        f'<th><span class="swatch" style="background:{r.color}"></span>{escape(r.label)}</th>'
-        for r in runs
-    )
+    return "".join(f"<th>{run_label(r)}</th>" for r in runs)
 
 
 # -- cell formats -----------------------------------------------------------------------------

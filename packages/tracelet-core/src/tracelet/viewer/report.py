@@ -9,8 +9,9 @@ The path from run folders to the page, in three steps:
    cut down to at most ``max_points`` points by
    :func:`~tracelet.viewer.series.downsample` (first, minimum, maximum and last point of each
    bucket, so a spike survives), the last ``media_limit`` images, figures and texts of each
-   name, and the backends' identities of the run (:mod:`tracelet.viewer.links`). Runs are read
-   in parallel worker processes (``jobs``), since reading is CPU-bound JSON decoding.
+   name, its artifacts (typed versions from their manifests), and the backends' identities of
+   the run (:mod:`tracelet.viewer.links`). Runs are read in parallel worker processes
+   (``jobs``), since reading is CPU-bound JSON decoding.
 3. **Write** (:mod:`tracelet.viewer.page`): one HTML file with plotly.js inlined (from the
    installed plotly package), the data as one JSON block, the tables as HTML, and
    ``report.js`` / ``report.css`` (next to this module) as the only glue: tabs, lazy chart
@@ -82,6 +83,7 @@ class ReportSummary:
         path: The HTML file.
         runs: Runs in the report.
         charts: Metric charts (one per name), system charts, media items.
+        artifacts: Typed artifact versions and other artifacts listed in the Artifacts tab.
         points: Metric points read; ``plotted`` of them are drawn.
         read_seconds, build_seconds: Time spent reading the runs, and building and writing
             the page.
@@ -93,6 +95,7 @@ class ReportSummary:
     metric_charts: int = 0
     system_charts: int = 0
     media: int = 0
+    artifacts: int = 0
     points: int = 0
     plotted: int = 0
     read_seconds: float = 0.0
@@ -102,7 +105,8 @@ class ReportSummary:
     def describe(self) -> str:
         return (
             f"{self.runs} run(s), {self.metric_charts} metric and {self.system_charts} system "
-            f"chart(s), {self.media} media item(s); {self.points:,} points read, "
+            f"chart(s), {self.media} media item(s), {self.artifacts} artifact(s); "
+            f"{self.points:,} points read, "
             f"{self.plotted:,} drawn; {self.size / 1e6:.1f} MB; read in "
             f"{self.read_seconds:.1f} s, written in {self.build_seconds:.1f} s"
         )
@@ -157,6 +161,7 @@ def write_report(
         metric_charts=page.metric_charts,
         system_charts=page.system_charts,
         media=page.media_items,
+        artifacts=page.artifacts,
         points=sum(s.points for s in snapshots),
         plotted=page.plotted,
         read_seconds=read_done - started,

@@ -6,7 +6,8 @@ and last point of each bucket, so no spike is lost). The other records (params, 
 are a few lines among millions of metric points: :func:`scan_records` finds the lines that are
 JSON objects (``{`` at the start of a line) with ``find`` on a memory map and decodes only
 those. Only complete lines are read, as far as the metric reader got, so a run still being
-written gives a consistent snapshot.
+written gives a consistent snapshot. Typed artifact versions are read from their manifests
+(:meth:`~tracelet.backends.local.LocalRun.typed_artifacts`), not from the records.
 
 A :class:`RunSnapshot` holds plain data (arrays, bytes, dicts), so it is cheap to send back from
 a worker process: :mod:`tracelet.viewer.report` reads several runs in parallel.
@@ -25,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from tracelet.artifacts import ArtifactInfo
 from tracelet.journal import RECORDS_FILE, RUN_FILE
 
 #: Metric names with these prefixes are system metrics (the ``system`` and ``gpu`` collectors
@@ -85,6 +87,21 @@ class MediaItem:
 
 
 @dataclass
+class PlainArtifact:
+    """A file or folder logged with ``log_artifact(path)`` (not a typed artifact).
+
+    Attributes:
+        name: Its name as logged (the last record of that name counts).
+        path: Its copy in the run folder, or ``None`` when its source was gone before the copy.
+        is_dir: Whether it is a folder.
+    """
+
+    name: str
+    path: Path | None
+    is_dir: bool
+
+
+@dataclass
 class RunSnapshot:
     """A run folder as the report shows it."""
 
@@ -96,6 +113,9 @@ class RunSnapshot:
     media: list[MediaItem] = field(default_factory=list)
     #: Media records left out by the cap (kept: the last ``media_limit`` of each name).
     media_left_out: int = 0
+    #: Typed artifact versions (by name, then version) and the other artifacts (by name).
+    typed_artifacts: list[ArtifactInfo] = field(default_factory=list)
+    artifacts: list[PlainArtifact] = field(default_factory=list)
     points: int = 0
     size: int = 0
     last_time: float | None = None
@@ -184,6 +204,7 @@ def read_snapshot(run_dir: Path, *, max_points: int, media_limit: int) -> RunSna
     curves: dict[str, Curve] = reader.curves
     records = scan_records(run_dir, reader.offset)
     media: list[dict[str, Any]] = []
+    plain: dict[str, dict[str, Any]] = {}
     for record in records:
         kind = record.get("type")
         if kind == "param":
@@ -192,6 +213,8 @@ def read_snapshot(run_dir: Path, *, max_points: int, media_limit: int) -> RunSna
             snapshot.tags[record["name"]] = str(record.get("value"))
         elif kind in ("image", "figure", "text", "histogram"):
             media.append(record)
+        elif kind == "artifact":
+            plain[str(record.get("name"))] = record
     buckets = max(1, max_points // 4)
     start = snapshot.meta.get("start_time")
     for name, curve in curves.items():
@@ -202,7 +225,29 @@ def read_snapshot(run_dir: Path, *, max_points: int, media_limit: int) -> RunSna
                 last if snapshot.last_time is None else max(snapshot.last_time, last)
             )
     snapshot.media, snapshot.media_left_out = _media(run_dir, media, media_limit)
+    snapshot.typed_artifacts, snapshot.artifacts = _artifacts(run_dir, plain)
     return snapshot
+
+
+def _artifacts(
+    run_dir: Path, records: dict[str, dict[str, Any]]
+) -> tuple[list[ArtifactInfo], list[PlainArtifact]]:
+    """The typed artifact versions in the folder, and the artifact records that are not one.
+
+    A typed version is journaled as a folder record too (``<type>/<name>/v<N>``): the records
+    whose copy is a typed version's folder are left out of the plain ones.
+    """
+    from tracelet.backends.local import read_run
+
+    typed = read_run(run_dir).typed_artifacts()
+    typed_folders = {a.path for a in typed if a.path is not None}
+    plain = []
+    for name, record in sorted(records.items()):
+        relative = record.get("path")
+        path = None if relative is None else run_dir / str(relative)
+        if path is None or path not in typed_folders:
+            plain.append(PlainArtifact(name, path, bool(record.get("is_dir"))))
+    return typed, plain
 
 
 def _cut(curve: Any, buckets: int, start: float | None) -> CurveSnapshot:
