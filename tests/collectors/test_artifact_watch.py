@@ -117,6 +117,7 @@ def test_a_file_written_again_is_the_next_version(run: Run) -> None:
     assert info is not None
     assert info.metadata["source"] == str(Path("best.pt").resolve())
     assert info.metadata["size"] == len(b"epoch 2")
+    assert info.metadata["modified"] == "1970-01-01T00:00:03.000Z"  # the mtime written above
     assert info.description == "captured automatically from best.pt"
 
 

@@ -12,10 +12,11 @@ run stops taking records, so this is delivered like the rest).
 
 Capturing is :meth:`tracelet.Run.log_artifact` with a typed artifact of one file, named and
 typed by :func:`~.artifact_scan.artifact_name` and :func:`~.artifact_scan.artifact_kind`, with
-the file's source path, size and modification time as metadata: the file is copied into the
-run folder on this collector's thread (never the training loop's), journaled, and each backend
-delivers it as any typed artifact. A file changed again later becomes the artifact's next
-version. A file larger than ``artifact_max_mb`` is not copied: one warning names it and the key.
+the file's source path, size and modification time (ISO 8601) as metadata: the file is copied
+into the run folder on this collector's thread (never the training loop's), journaled, and each
+backend delivers it as any typed artifact. A file changed again later becomes the artifact's
+next version. A file larger than ``artifact_max_mb`` is not copied: one warning names it and the
+key.
 
 What it costs the training loop: nothing per step (no hook, no tracing); a scan every interval
 on its own thread, reading folder listings and file metadata only.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,7 +151,7 @@ class ArtifactWatcher:
             metadata={
                 "source": str(file.path),
                 "size": file.signature.size,
-                "modified_ns": file.signature.mtime_ns,
+                "modified": modified(file.signature.mtime_ns),
             },
         )
         try:
@@ -182,3 +184,10 @@ def create(settings: Any) -> ArtifactWatcher | None:
         settings.artifact_watch_interval,
         int(settings.artifact_max_mb * _MB),
     )
+
+
+def modified(mtime_ns: int) -> str:
+    """A modification time as ISO 8601 in UTC, to the millisecond
+    (``2026-11-30T14:10:45.507Z``)."""
+    when = datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
