@@ -77,12 +77,19 @@ class Logged:
     stderr: str
 
 
+def log_runs(work: Path, script: str) -> dict[str, str]:
+    """Run ``script`` in a child process in ``work``, its runs' folders under ``work/runs``;
+    return the env that points Tracelet (and ``tracelet report``) there."""
+    env = {"TRACELET_LOCAL__PATH": str(work / "runs")}
+    checked(run([sys.executable, "-c", script], work, env=env, timeout=300))
+    return env
+
+
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory: pytest.TempPathFactory) -> Logged:
     work = tmp_path_factory.mktemp("report")
     root = work / "runs"
-    env = {"TRACELET_LOCAL__PATH": str(root)}
-    checked(run([sys.executable, "-c", LOG_RUNS], work, env=env, timeout=300))
+    env = log_runs(work, LOG_RUNS)
     folders = [r.path for r in list_runs(root)]  # oldest first: lr0.1, lr0.01, lr0.001
     assert len(folders) == 3
     result = checked(

@@ -9,7 +9,6 @@ of ``empty`` alone has no Artifacts tab.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from tracelet.viewer.page_artifacts import size_text
 from tracelet.viewer.report import write_report
 from tracelet.viewer.snapshot import read_snapshot
 
-from .test_report import TRACELET, open_browser, show_tab
+from .test_report import TRACELET, log_runs, open_browser, show_tab
 
 #: Shown as text in the page, never run: it would set ``window.pwned`` or load ``x``.
 XSS = "<script>window.pwned = 1</script><b>wider</b> net"
@@ -80,8 +79,7 @@ class Logged:
 def logged(tmp_path_factory: pytest.TempPathFactory) -> Logged:
     work = tmp_path_factory.mktemp("artifacts")
     root = work / "runs"
-    env = {"TRACELET_LOCAL__PATH": str(root)}
-    checked(run([sys.executable, "-c", LOG_RUNS], work, env=env, timeout=300))
+    env = log_runs(work, LOG_RUNS)
     folders = {r.name: r.path for r in list_runs(root)}
     assert list(folders) == ["baseline", "wider", "empty"]
     checked(
